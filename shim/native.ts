@@ -1,0 +1,159 @@
+// The native shim: WSL's /sbin/init on NixOS. Repairs the mounts WSL gets
+// wrong, runs the activation script, then becomes systemd (same PID 1).
+import { lstatSync, mkdirSync, readlinkSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import { type ActivationResult, type BootRecord, writeBootRecord } from "../src/bootRecord.ts";
+import { EXIT_FAILURE, EXIT_REFUSED } from "../src/exitCodes.ts";
+import { chooseBootGeneration, type Generation } from "../src/generations.ts";
+import {
+  execve,
+
+  mount,
+  MS_BIND,
+  MS_MOVE,
+  MS_NODEV,
+  MS_NOSUID,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  MS_SHARED,
+  SyscallError,
+} from "../src/libc.ts";
+import { type Logger, openKernelLog } from "../src/log.ts";
+import { ACTIVATE, BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, SYSTEMD_BINARY } from "../src/paths.ts";
+import { ACTIVATION_PROGRESS_MS, activationEnv, notPid1Message, systemdArgv } from "./nativePlan.ts";
+
+export async function runNativeShim(argv0: string, args: readonly string[]): Promise<number> {
+  const pid = process.pid;
+  if (pid !== 1) {
+    process.stderr.write(`nixos-wsl-init: ${notPid1Message(pid)}\n`);
+    return EXIT_REFUSED;
+  }
+  const log = openKernelLog();
+  log.info(`native shim started as ${argv0}`);
+
+  const choice = chooseBootGeneration("/");
+  if (choice.kind === "none") {
+    log.fatal(
+      [
+        "no bootable NixOS generation: every one lacks an executable activate or systemd.",
+        ...choice.reasons.map((reason) => `  - ${reason}`),
+        `Repair it from Windows with: ${RECOVERY_COMMAND}`,
+      ].join("\n"),
+    );
+    return EXIT_FAILURE;
+  }
+  const { generation } = choice;
+  const fallbackReason = choice.kind === "fallback" ? choice.reason : null;
+  if (fallbackReason !== null) {
+    log.error(`the default generation cannot boot: ${fallbackReason}`);
+    log.error(`FALLING BACK to ${generation.link} (${generation.storePath}); it stays the fallback until the default is fixed`);
+  }
+
+  const warnings: string[] = [];
+  const step = (what: string, action: () => void): void => {
+    try {
+      action();
+    } catch (error) {
+      const message = `${what} failed: ${error instanceof Error ? error.message : String(error)}`;
+      log.error(`${message}; booting on without it`);
+      warnings.push(message);
+    }
+  };
+  step("repairing /dev/shm", () => repairDevShm(log));
+  step("making / a shared mount", () => mount(null, "/", null, MS_REC | MS_SHARED));
+  step(`binding ${NIX_STORE} read-only`, bindStoreReadOnly);
+
+  const activation = await runActivation(generation, log);
+
+  const systemd = `${generation.storePath}/${SYSTEMD_BINARY}`;
+  const argv = systemdArgv(argv0, args);
+  const record: BootRecord = {
+    format: 1,
+    bootedAt: new Date().toISOString(),
+    generation: { number: generation.number, link: generation.link, storePath: generation.storePath },
+    fallbackReason,
+    activation,
+    systemd: [systemd, ...argv.slice(1)],
+    warnings,
+    shimMs: performance.now(),
+  };
+  step(`writing ${BOOT_RECORD}`, () => writeBootRecord(BOOT_RECORD, record));
+
+  log.info(`starting ${systemd} after ${record.shimMs.toFixed(1)} ms`);
+  try {
+    execve(systemd, argv, process.env);
+  } catch (error) {
+    log.fatal(`could not start systemd (${systemd}): ${(error as Error).message}\nRepair it from Windows with: ${RECOVERY_COMMAND}`);
+  }
+  return EXIT_FAILURE;
+}
+
+/**
+ * WSL makes /dev/shm a symlink to /run/shm; programs expect a directory with
+ * the tmpfs on it. Move the mount to /dev/shm and bind it back for whoever
+ * uses the old path.
+ */
+function repairDevShm(log: Logger): void {
+  const shm = "/dev/shm";
+  if (!lstatSync(shm).isSymbolicLink()) return;
+  const target = resolve("/dev", readlinkSync(shm));
+  unlinkSync(shm);
+  mkdirSync(shm, { mode: 0o1777 });
+  try {
+    mount(target, shm, null, MS_MOVE);
+  } catch (error) {
+    // Not a mount point (or not movable): give /dev/shm a tmpfs of its own.
+    if (!(error instanceof SyscallError)) throw error;
+    log.warn(`could not move the ${target} mount (${error.message}); mounting a new tmpfs on ${shm}`);
+    mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  }
+  mount(shm, target, null, MS_BIND);
+  log.info(`${shm} is now a directory with its tmpfs, bound back to ${target}`);
+}
+
+/** The store is immutable: a bind of itself, remounted read-only. */
+function bindStoreReadOnly(): void {
+  mount(NIX_STORE, NIX_STORE, null, MS_BIND);
+  mount(null, NIX_STORE, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
+}
+
+/** Run the generation's activate with its output in the kernel log. A failure is logged, never fatal. */
+async function runActivation(generation: Generation, log: Logger): Promise<ActivationResult> {
+  const script = `${generation.storePath}/${ACTIVATE}`;
+  const output = log.kmsgFd ?? "inherit";
+  log.info(`running ${script}`);
+  const started = performance.now();
+  const progress = setInterval(() => {
+    log.warn(`${script} is still running after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }, ACTIVATION_PROGRESS_MS);
+  // Bun.spawn rather than execa or node:child_process: this is PID 1's boot
+  // path, and it starts a child in under a millisecond with no module to load.
+  let outcome: { code: number | null; signal: string | null; error: string | null };
+  try {
+    const child = Bun.spawn([script], { env: activationEnv(process.env), stdio: ["ignore", output, output] });
+    await child.exited;
+    outcome = { code: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), error: null };
+  } catch (error) {
+    outcome = { code: null, signal: null, error: (error as Error).message };
+  }
+  clearInterval(progress);
+  const durationMs = performance.now() - started;
+
+  const activation: ActivationResult = {
+    script,
+    exitCode: outcome.code,
+    signal: outcome.signal,
+    error: outcome.error,
+    durationMs,
+  };
+  if (activation.exitCode === 0) log.info(`activation finished in ${durationMs.toFixed(0)} ms`);
+  else log.error(`activation failed (${describeOutcome(activation)}); booting on with a partly activated system`);
+  return activation;
+}
+
+function describeOutcome(activation: ActivationResult): string {
+  if (activation.error !== null) return `could not start: ${activation.error}`;
+  if (activation.signal !== null) return `killed by ${activation.signal}`;
+  return `exit code ${activation.exitCode}`;
+}

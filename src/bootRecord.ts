@@ -1,0 +1,70 @@
+// The boot record: what the native shim did, kept in /run/nixos-wsl/boot.json
+// so that `nixos-wsl-init status` can tell a person how this system booted.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface ActivationResult {
+  readonly script: string;
+  /** Exit code, or null when it was killed by a signal or could not start. */
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Why it could not be started at all, when that happened. */
+  readonly error: string | null;
+  readonly durationMs: number;
+}
+
+export interface BootRecord {
+  readonly format: 1;
+  readonly bootedAt: string;
+  readonly generation: { readonly number: number | null; readonly link: string; readonly storePath: string };
+  /** Why the default generation was not booted; null when it was. */
+  readonly fallbackReason: string | null;
+  readonly activation: ActivationResult;
+  /** The program and arguments systemd was started with. */
+  readonly systemd: readonly string[];
+  /** Mount steps that failed but did not stop the boot. */
+  readonly warnings: readonly string[];
+  /** Milliseconds from the shim's start to the exec of systemd. */
+  readonly shimMs: number;
+}
+
+export function activationSucceeded(activation: ActivationResult): boolean {
+  return activation.exitCode === 0;
+}
+
+/** Written once, by PID 1, before anything else runs that could read it: no temporary file needed. */
+export function writeBootRecord(path: string, record: BootRecord): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+}
+
+export function readBootRecord(path: string): BootRecord {
+  const record = JSON.parse(readFileSync(path, "utf8")) as BootRecord;
+  if (record.format !== 1) throw new Error(`${path} has an unknown format (${String(record.format)})`);
+  return record;
+}
+
+function describeActivation(activation: ActivationResult): string {
+  const took = `${(activation.durationMs / 1000).toFixed(2)} s`;
+  if (activation.error) return `could not start: ${activation.error}`;
+  if (activation.signal) return `killed by ${activation.signal} after ${took}`;
+  if (activation.exitCode === 0) return `succeeded in ${took}`;
+  return `FAILED with exit code ${activation.exitCode} after ${took} (the boot went on; see dmesg)`;
+}
+
+/** The record as a person reads it. */
+export function formatBootRecord(record: BootRecord): string {
+  const generation = record.generation.number === null ? record.generation.link : `generation ${record.generation.number}`;
+  const lines = [
+    `Booted:      ${record.bootedAt}`,
+    `System:      ${generation} (${record.generation.storePath})`,
+    record.fallbackReason === null
+      ? "Fallback:    no, the default generation booted"
+      : `Fallback:    YES, the default generation could not boot: ${record.fallbackReason}`,
+    `Activation:  ${describeActivation(record.activation)}`,
+    `systemd:     ${record.systemd.join(" ")}`,
+    `Shim time:   ${record.shimMs.toFixed(1)} ms before systemd started`,
+  ];
+  for (const warning of record.warnings) lines.push(`Warning:     ${warning}`);
+  return `${lines.join("\n")}\n`;
+}

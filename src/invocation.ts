@@ -1,0 +1,86 @@
+// Which role the one executable plays: chosen by the name it was started
+// under (argv[0], with a leading "-" when started as a login shell), or by a
+// subcommand when started as nixos-wsl-init.
+import { basename } from "node:path";
+
+export type Command =
+  | { readonly kind: "shim"; readonly args: readonly string[] }
+  | { readonly kind: "status"; readonly args: readonly string[] }
+  | { readonly kind: "legacy"; readonly args: readonly string[] }
+  | { readonly kind: "recovery"; readonly args: readonly string[] }
+  | { readonly kind: "install-recovery"; readonly args: readonly string[] }
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | { readonly kind: "usage-error"; readonly message: string };
+
+const ROLE_NAMES: Record<string, "shim" | "legacy" | "recovery"> = {
+  init: "shim",
+  "systemd-shim": "shim",
+  syschdemd: "legacy",
+  "nixos-wsl-recovery": "recovery",
+};
+
+/** The program name without directory or login-shell dash. */
+export function programName(argv0: string): string {
+  return basename(argv0).replace(/^-/, "");
+}
+
+export function parseInvocation(argv0: string, args: readonly string[], isPid1: boolean): Command {
+  const role = ROLE_NAMES[programName(argv0)];
+  if (role === "shim") {
+    // As PID 1 every argument belongs to systemd; started by hand, help is more useful than a refusal.
+    if (!isPid1 && args.length === 1 && (args[0] === "--help" || args[0] === "-h")) return { kind: "help" };
+    if (!isPid1 && args.length === 1 && args[0] === "--version") return { kind: "version" };
+    return { kind: "shim", args };
+  }
+  if (role === "legacy" || role === "recovery") return { kind: role, args };
+  return parseSubcommand(args);
+}
+
+function parseSubcommand(args: readonly string[]): Command {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      return { kind: "help" };
+    case "--version":
+    case "version":
+      return { kind: "version" };
+    case "shim":
+      return { kind: "shim", args: rest };
+    case "legacy":
+      return { kind: "legacy", args: rest };
+    case "recovery":
+      return { kind: "recovery", args: rest };
+    case "install-recovery":
+      return { kind: "install-recovery", args: rest };
+    case "status":
+      return { kind: "status", args: rest };
+    default:
+      return { kind: "usage-error", message: `unknown command '${subcommand}'` };
+  }
+}
+
+export const HELP = `nixos-wsl-init: boots NixOS under WSL 2 and recovers it when it does not boot.
+
+One executable, several roles, chosen by the name it is started under:
+  systemd-shim, init     the native shim: WSL's /sbin/init (PID 1). Repairs /dev/shm,
+                         makes / shared, binds /nix/store read-only, runs the
+                         activation script and execs systemd.
+  syschdemd              legacy mode: root's login shell on WSL without systemd
+                         support; runs systemd in its own PID namespace.
+  nixos-wsl-recovery     recovery shell, run from the WSL system distribution.
+
+Usage: nixos-wsl-init COMMAND [ARGS...]
+  shim [ARGS...]         run the native shim (only as PID 1); ARGS go to systemd
+  status [--json]        how this system booted (/run/nixos-wsl/boot.json)
+  legacy [-c CMD]        run the legacy-mode login shell
+  recovery [OPTIONS]     run nixos-wsl-recovery (see 'nixos-wsl-init recovery --help')
+  install-recovery DEST  write a copy of this executable that runs without /nix
+  --help, --version
+
+Exit codes: 0 ok, 1 failed, 2 bad usage, 3 refused to run here
+(not PID 1, not root, or the wrong distribution), 126 not a NixOS root.
+`;

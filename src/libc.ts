@@ -1,0 +1,125 @@
+// The few libc calls Node and Bun do not offer (mount, execve, unshare, chroot),
+// reached through bun:ffi. Only the compiled executable imports this module;
+// everything vitest loads on Node stays free of bun:ffi.
+import { dlopen, FFIType, ptr, read, CString } from "bun:ffi";
+
+const { symbols: c } = dlopen("libc.so.6", {
+  mount: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  unshare: { args: [FFIType.i32], returns: FFIType.i32 },
+  chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
+  setsid: { args: [], returns: FFIType.i32 },
+  getpid: { args: [], returns: FFIType.i32 },
+  __errno_location: { args: [], returns: FFIType.ptr },
+  strerror: { args: [FFIType.i32], returns: FFIType.ptr },
+});
+
+// mount(2) flags, from <sys/mount.h>.
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+
+export const MNT_DETACH = 0x2;
+
+// unshare(2) flags, from <sched.h>.
+export const CLONE_NEWNS = 0x20000;
+export const CLONE_NEWCGROUP = 0x2000000;
+export const CLONE_NEWPID = 0x20000000;
+
+/** A failed system call, carrying errno so callers can explain it. */
+export class SyscallError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call}: ${errnoMessage(errno)} (errno ${errno})`);
+    this.name = "SyscallError";
+  }
+}
+
+function errnoMessage(errno: number): string {
+  const message = c.strerror(errno);
+  return message === null ? "unknown error" : new CString(message).toString();
+}
+
+function lastErrno(): number {
+  const location = c.__errno_location();
+  return location === null ? 0 : read.i32(location);
+}
+
+function check(result: number, call: string): void {
+  if (result === -1) throw new SyscallError(call, lastErrno());
+}
+
+/** A NUL-terminated copy of a string, for passing to C. */
+function cstr(value: string): Buffer {
+  return Buffer.from(`${value}\0`);
+}
+
+function cstrOrNull(value: string | null): Buffer | null {
+  return value === null ? null : cstr(value);
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  const describe = `mount(${source ?? "none"} -> ${target}${fstype ? `, ${fstype}` : ""})`;
+  check(c.mount(cstrOrNull(source), cstr(target), cstrOrNull(fstype), flags, cstrOrNull(data)), describe);
+}
+
+export function umount(target: string, flags = 0): void {
+  check(c.umount2(cstr(target), flags), `umount(${target})`);
+}
+
+export function unshare(flags: number): void {
+  check(c.unshare(flags), "unshare");
+}
+
+export function chroot(path: string): void {
+  check(c.chroot(cstr(path)), `chroot(${path})`);
+}
+
+export function setsid(): void {
+  check(c.setsid(), "setsid");
+}
+
+export function getpid(): number {
+  return c.getpid();
+}
+
+/**
+ * Replace this process with `path`. Returns only by throwing: the kernel keeps
+ * the PID, so PID 1 stays PID 1 and the exit status of the new program is ours.
+ */
+export function execve(path: string, argv: readonly string[], env: Record<string, string | undefined>): never {
+  const keepAlive: Buffer[] = [];
+  const pointerArray = (strings: readonly string[]): BigUint64Array => {
+    const array = new BigUint64Array(strings.length + 1);
+    strings.forEach((value, index) => {
+      const buffer = cstr(value);
+      keepAlive.push(buffer);
+      array[index] = BigInt(ptr(buffer));
+    });
+    return array;
+  };
+  const envStrings = Object.entries(env)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([key, value]) => `${key}=${value}`);
+  const result = c.execve(cstr(path), pointerArray(argv), pointerArray(envStrings));
+  check(result, `execve(${path})`);
+  // execve only returns on failure, which check() has turned into a throw.
+  throw new SyscallError(`execve(${path})`, lastErrno());
+}

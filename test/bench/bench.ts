@@ -1,0 +1,39 @@
+// `npm run bench`: the project's speed figures, each next to a baseline
+// measured in the same run, as medians over repeated runs. Runs as root in a
+// private mount namespace of its own, so nothing it mounts outlives it.
+import { execFileSync } from "node:child_process";
+import { requireBinary } from "../harness/paths.ts";
+import { benchNative } from "./native.ts";
+import { comparisonLine } from "./stats.ts";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+
+function sh(script: string): void {
+  execFileSync("sh", ["-c", script], { stdio: "inherit" });
+}
+
+if (process.env.NIXOS_WSL_INIT_BENCH_NS !== "1") {
+  // Re-run inside a private mount namespace.
+  const result = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", process.execPath, ...process.argv.slice(1)], {
+    env: { ...process.env, NIXOS_WSL_INIT_BENCH_NS: "1" },
+    stdio: ["inherit", "inherit", "inherit"],
+  });
+  process.exit(result.exitCode ?? 1);
+}
+
+requireBinary();
+console.log(`nixos-wsl-init benchmark: medians over ${RUNS} runs each, on ${navigator.hardwareConcurrency} cores\n`);
+
+const native = benchNative(RUNS, sh);
+console.log(
+  comparisonLine({
+    name: "native shim",
+    subject: "shim -> exec of stand-in systemd",
+    subjectMs: native.shimMs,
+    baseline: "stand-in exec'd directly",
+    baselineMs: native.directMs,
+    targetMs: 10,
+  }),
+);
+console.log(`  of which the bun runtime alone (an executable that only execs the stand-in): +${(native.bunFloorMs - native.directMs).toFixed(1)} ms`);
+console.log(`  peak RSS: shim ${native.shimPeakRssKiB} KiB, direct ${native.directPeakRssKiB} KiB; executable ${(native.binaryBytes / 1024 / 1024).toFixed(1)} MiB`);

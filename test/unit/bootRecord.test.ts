@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type BootRecord, formatBootRecord, readBootRecord, writeBootRecord } from "../../src/bootRecord.ts";
+
+const record: BootRecord = {
+  format: 1,
+  bootedAt: "2026-11-21T08:00:00.000Z",
+  generation: { number: 41, link: "/nix/var/nix/profiles/system-41-link", storePath: "/nix/store/abc-nixos-system-x" },
+  fallbackReason: "/nix/var/nix/profiles/system/activate is missing",
+  activation: { script: "/nix/store/abc-nixos-system-x/activate", exitCode: 2, signal: null, error: null, durationMs: 1234 },
+  systemd: ["/nix/store/abc-nixos-system-x/systemd/lib/systemd/systemd", "--log-target=kmsg"],
+  warnings: ["binding /nix/store read-only failed: EPERM"],
+  shimMs: 12.345,
+};
+
+describe("boot record", () => {
+  it("round-trips through its file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "boot-record-"));
+    try {
+      const path = join(dir, "nixos-wsl", "boot.json");
+      writeBootRecord(path, record);
+      expect(readBootRecord(path)).toEqual(record);
+      expect(readFileSync(path, "utf8").endsWith("\n")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("tells a person what happened, failures first-class", () => {
+    const text = formatBootRecord(record);
+    expect(text).toContain("System:      generation 41 (/nix/store/abc-nixos-system-x)");
+    expect(text).toContain("Fallback:    YES, the default generation could not boot: /nix/var/nix/profiles/system/activate is missing");
+    expect(text).toContain("Activation:  FAILED with exit code 2 after 1.23 s");
+    expect(text).toContain("Shim time:   12.3 ms");
+    expect(text).toContain("Warning:     binding /nix/store read-only failed: EPERM");
+  });
+
+  it("refuses a record of another format", () => {
+    const dir = mkdtempSync(join(tmpdir(), "boot-record-"));
+    try {
+      const path = join(dir, "boot.json");
+      writeBootRecord(path, { ...record, format: 2 as 1 });
+      expect(() => readBootRecord(path)).toThrow(/unknown format/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
