@@ -1,4 +1,121 @@
-export async function runRecovery(_args: readonly string[]): Promise<number> {
-  process.stderr.write("nixos-wsl-init: recovery is not built yet\n");
-  return 1;
+// nixos-wsl-recovery: run from the WSL system distribution to enter, list or
+// roll back the system generations of a NixOS distro that no longer starts.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
+import { listGenerations } from "../src/generations.ts";
+import { CLONE_NEWNS, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
+import { NIXOS_MARKER, RECOVERY_COMMAND, SYSTEM_DISTRO_MOUNT } from "../src/paths.ts";
+import { hostPath, resolveInRoot } from "../src/rootPath.ts";
+import { makeWritable } from "./chrootMounts.ts";
+import { enterGeneration } from "./enter.ts";
+import { formatGenerationTable, generationsJson } from "./list.ts";
+import { parseRecoveryArgs, type RecoveryRequest, UsageError } from "./options.ts";
+import { chrootEnv, commandArgv } from "./plan.ts";
+import { rollback } from "./rollback.ts";
+import { describeGeneration, SelectionError, selectGeneration } from "./select.ts";
+
+function say(message: string): void {
+  process.stderr.write(`nixos-wsl-recovery: ${message}\n`);
+}
+
+/** Why this process may not recover anything, or null. */
+function refusal(): string | null {
+  if (existsSync("/etc/NIXOS")) {
+    return [
+      "this is a NixOS system itself; recovery runs from the WSL system distribution,",
+      `which mounts the NixOS distro at ${SYSTEM_DISTRO_MOUNT}. From Windows, run:`,
+      `  ${RECOVERY_COMMAND}`,
+      "(On a NixOS that still starts, 'nixos-rebuild switch --rollback' changes generations.)",
+    ].join("\n");
+  }
+  if (process.geteuid?.() !== 0) {
+    return `recovery needs root. From Windows, run:\n  ${RECOVERY_COMMAND}`;
+  }
+  return null;
+}
+
+function isNixosRoot(root: string): boolean {
+  try {
+    return existsSync(hostPath(root, resolveInRoot(root, `/${NIXOS_MARKER}`)));
+  } catch {
+    return false;
+  }
+}
+
+export async function runRecovery(args: readonly string[]): Promise<number> {
+  let request: RecoveryRequest;
+  try {
+    request = parseRecoveryArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    say(`${error.message}\nRun 'nixos-wsl-recovery --help' for usage.`);
+    return EXIT_USAGE;
+  }
+  if (request.action === "help") {
+    process.stdout.write(`${request.text}\n`);
+    return EXIT_OK;
+  }
+
+  const refused = refusal();
+  if (refused !== null) {
+    say(refused);
+    return EXIT_REFUSED;
+  }
+  const root = resolve(request.root);
+  if (!isNixosRoot(root)) {
+    const hint = root === SYSTEM_DISTRO_MOUNT ? " WSL mounts the distro there when started with --system; is this the system distribution?" : "";
+    say(`${root} is not a NixOS installation (it has no ${NIXOS_MARKER}).${hint}`);
+    return EXIT_NOT_NIXOS;
+  }
+
+  try {
+    switch (request.action) {
+      case "list": {
+        const generations = listGenerations(root);
+        process.stdout.write(request.json ? generationsJson(generations) : `${formatGenerationTable(root, generations)}\n`);
+        return EXIT_OK;
+      }
+      case "rollback":
+        return runRollback(root, request);
+      case "enter":
+        return await runEnter(root, request);
+    }
+  } catch (error) {
+    if (!(error instanceof SelectionError)) throw error;
+    say(error.message);
+    return EXIT_FAILURE;
+  }
+}
+
+function runRollback(root: string, request: Extract<RecoveryRequest, { action: "rollback" }>): number {
+  const generation = selectGeneration(root, request.generation);
+  // A private mount namespace for this thread, so the distro is writable here without changing the caller's mounts.
+  unshare(CLONE_NEWNS);
+  mount(null, "/", null, MS_REC | MS_PRIVATE);
+  makeWritable(root);
+  const result = rollback(root, generation);
+  if (!result.changed) {
+    process.stdout.write(`generation ${generation.number} is already the default (system -> ${result.newTarget})\n`);
+  } else {
+    process.stdout.write(
+      `default system: ${result.previousTarget ?? "(none)"} -> ${result.newTarget} (${generation.storePath})\n` +
+        "It boots at the next start of the distro (wsl --terminate NixOS first if it is running). No generation was deleted.\n",
+    );
+  }
+  return EXIT_OK;
+}
+
+async function runEnter(root: string, request: Extract<RecoveryRequest, { action: "enter" }>): Promise<number> {
+  const generation = selectGeneration(root, request.generation);
+  const label = generation.number === null ? generation.link : `generation ${generation.number}`;
+  if (!request.silent) say(`entering ${describeGeneration(root, generation)}; leave with 'exit', nothing stays mounted`);
+  return enterGeneration({
+    root,
+    system: generation.storePath,
+    label,
+    argv: commandArgv(generation.storePath, request.command),
+    env: chrootEnv(generation.storePath, process.env),
+    silent: request.silent,
+  });
 }

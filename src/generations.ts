@@ -71,7 +71,8 @@ export function bootProblem(root: string, generation: Generation): string | null
   return null;
 }
 
-function executableProblem(root: string, path: string): string | null {
+/** Why `path` (inside the root) is not an executable file, or null when it is. */
+export function executableProblem(root: string, path: string): string | null {
   let resolved: string;
   try {
     resolved = hostPath(root, resolveInRoot(root, path));

@@ -9,6 +9,8 @@ export type Command =
   | { readonly kind: "legacy"; readonly args: readonly string[] }
   | { readonly kind: "recovery"; readonly args: readonly string[] }
   | { readonly kind: "install-recovery"; readonly args: readonly string[] }
+  /** Internal: the process the recovery starts inside its new namespaces. */
+  | { readonly kind: "recovery-inner"; readonly plan: string }
   | { readonly kind: "help" }
   | { readonly kind: "version" }
   | { readonly kind: "usage-error"; readonly message: string };
@@ -25,7 +27,11 @@ export function programName(argv0: string): string {
   return basename(argv0).replace(/^-/, "");
 }
 
+export const RECOVERY_INNER = "__recovery-inner";
+
 export function parseInvocation(argv0: string, args: readonly string[], isPid1: boolean): Command {
+  // Whatever name the executable has, its own inner process is recognised first.
+  if (args.length === 2 && args[0] === RECOVERY_INNER) return { kind: "recovery-inner", plan: args[1]! };
   const role = ROLE_NAMES[programName(argv0)];
   if (role === "shim") {
     // As PID 1 every argument belongs to systemd; started by hand, help is more useful than a refusal.

@@ -18,6 +18,8 @@ async function main(): Promise<number> {
       return (await import("../shim/legacy.ts")).runLegacy(process.argv0, command.args);
     case "recovery":
       return (await import("../recovery/cli.ts")).runRecovery(command.args);
+    case "recovery-inner":
+      return (await import("../recovery/enter.ts")).runRecoveryInner(command.plan);
     case "install-recovery":
       return (await import("../recovery/installEntry.ts")).runInstallRecovery(command.args);
     case "help":

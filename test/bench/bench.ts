@@ -1,16 +1,12 @@
 // `npm run bench`: the project's speed figures, each next to a baseline
 // measured in the same run, as medians over repeated runs. Runs as root in a
 // private mount namespace of its own, so nothing it mounts outlives it.
-import { execFileSync } from "node:child_process";
 import { requireBinary } from "../harness/paths.ts";
 import { benchNative } from "./native.ts";
+import { benchRecovery } from "./recovery.ts";
 import { comparisonLine } from "./stats.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
-
-function sh(script: string): void {
-  execFileSync("sh", ["-c", script], { stdio: "inherit" });
-}
 
 if (process.env.NIXOS_WSL_INIT_BENCH_NS !== "1") {
   // Re-run inside a private mount namespace.
@@ -24,7 +20,7 @@ if (process.env.NIXOS_WSL_INIT_BENCH_NS !== "1") {
 requireBinary();
 console.log(`nixos-wsl-init benchmark: medians over ${RUNS} runs each, on ${navigator.hardwareConcurrency} cores\n`);
 
-const native = benchNative(RUNS, sh);
+const native = benchNative(RUNS);
 console.log(
   comparisonLine({
     name: "native shim",
@@ -37,3 +33,15 @@ console.log(
 );
 console.log(`  of which the bun runtime alone (an executable that only execs the stand-in): +${(native.bunFloorMs - native.directMs).toFixed(1)} ms`);
 console.log(`  peak RSS: shim ${native.shimPeakRssKiB} KiB, direct ${native.directPeakRssKiB} KiB; executable ${(native.binaryBytes / 1024 / 1024).toFixed(1)} MiB`);
+
+const recovery = benchRecovery(RUNS);
+console.log(
+  comparisonLine({
+    name: "recovery",
+    subject: "nixos-wsl-recovery -- true",
+    subjectMs: recovery.recoveryMs,
+    baseline: "unshare + chroot -- true",
+    baselineMs: recovery.bareMs,
+    targetMs: 50,
+  }),
+);

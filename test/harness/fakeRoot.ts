@@ -1,6 +1,6 @@
 // Fake NixOS roots: just enough of a NixOS install for the shim, real systemd
 // and the recovery tool to act on. Host binaries come in through a bind of
-// /usr (the root's /bin, /lib and /lib64 point into it, as on merged-/usr).
+// /usr made by whoever uses the root (the root's /lib and /lib64 point into it).
 import { chmodSync, lutimesSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +50,7 @@ function writeExecutable(path: string, text: string): void {
  */
 function activateScript(number: number, storePath: string, extra: string): string {
   return `#!/bin/sh
+export PATH=/usr/bin:$PATH
 echo "fake-activation: generation ${number} activating with LANG=$LANG"
 mkdir -p /run
 {
@@ -67,11 +68,13 @@ ${extra}
 export function makeFakeRoot(options: FakeRootOptions, parent = tmpdir()): FakeRoot {
   const dir = mkdtempSync(join(parent, "nixos-wsl-init-test-"));
   const root = join(dir, "root");
-  for (const sub of ["etc", "sbin", "dev", "proc", "sys", "run", "tmp", "var", "root", "usr", "home", "nix/store", "nix/var/nix/profiles", "mnt"]) {
+  for (const sub of ["bin", "etc", "sbin", "dev", "proc", "sys", "run", "tmp", "var", "root", "usr", "home", "nix/store", "nix/var/nix/profiles", "mnt"]) {
     mkdirSync(join(root, sub), { recursive: true });
   }
   chmodSync(join(root, "tmp"), 0o1777);
-  for (const [link, target] of [["bin", "usr/bin"], ["lib", "usr/lib"], ["lib64", "usr/lib64"]] as const) {
+  // As on NixOS, /bin holds little (here /bin/sh); the loader and libraries come from the bound /usr.
+  symlinkSync("/usr/bin/sh", join(root, "bin/sh"));
+  for (const [link, target] of [["lib", "usr/lib"], ["lib64", "usr/lib64"]] as const) {
     symlinkSync(target, join(root, link));
   }
   writeFileSync(join(root, "etc/NIXOS"), "");
@@ -107,7 +110,7 @@ function addGeneration(root: string, generation: FakeGeneration, storePath: stri
   writeFileSync(join(path, "nixos-version"), `${nixosVersion(generation.number)}\n`);
   writeFileSync(join(path, "kernel-params"), "");
   // The generation's own tools, as NixOS puts them in sw/bin (here the host's, through /usr).
-  for (const tool of ["bash", "sh", "cat", "env", "id", "readlink"]) symlinkSync(`/usr/bin/${tool}`, join(path, "sw/bin", tool));
+  for (const tool of ["bash", "sh", "cat", "env", "id", "readlink", "touch", "ls", "pwd"]) symlinkSync(`/usr/bin/${tool}`, join(path, "sw/bin", tool));
   symlinkSync("/usr/bin/systemd-tmpfiles", join(path, "sw/bin/systemd-tmpfiles"));
 
   const link = join(root, "nix/var/nix/profiles", `system-${generation.number}-link`);

@@ -1,5 +1,6 @@
 // Reading processes and mounts from outside, through /proc.
 import { existsSync, readFileSync } from "node:fs";
+import { type MountEntry, readMountInfo } from "../../src/mountInfo.ts";
 
 export function childrenOf(pid: number): number[] {
   try {
@@ -38,48 +39,8 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
   }
 }
 
-export interface MountEntry {
-  readonly mountPoint: string;
-  readonly root: string;
-  readonly device: string;
-  readonly options: readonly string[];
-  /** Propagation fields such as shared:12 or master:3. */
-  readonly propagation: readonly string[];
-  readonly fsType: string;
-  readonly source: string;
-}
-
-/** Parse /proc/PID/mountinfo (see proc(5)). */
-export function parseMountInfo(text: string): MountEntry[] {
-  return text
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [before, after] = line.split(" - ");
-      const fields = before!.split(" ");
-      const [fsType, source] = after!.split(" ");
-      return {
-        root: unescape(fields[3]!),
-        mountPoint: unescape(fields[4]!),
-        device: fields[2]!,
-        options: fields[5]!.split(","),
-        propagation: fields.slice(6),
-        fsType: fsType!,
-        source: source!,
-      };
-    });
-}
-
-function unescape(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
+export { mountAt, type MountEntry, parseMountInfo } from "../../src/mountInfo.ts";
 
 export function mountsOf(pid: number | "self"): MountEntry[] {
-  return parseMountInfo(readFileSync(`/proc/${pid}/mountinfo`, "utf8"));
-}
-
-/** The mount visible at a path: the last one mounted there. */
-export function mountAt(mounts: readonly MountEntry[], mountPoint: string): MountEntry | undefined {
-  return mounts.filter((m) => m.mountPoint === mountPoint).at(-1);
+  return readMountInfo(pid);
 }
