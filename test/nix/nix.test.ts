@@ -1,0 +1,72 @@
+// The Nix code: every file parses, and with nixpkgs' lib at hand
+// (NIXPKGS_LIB=/path/to/nixpkgs/lib) the module and the lock preparation
+// evaluate with the real module system.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { execa } from "execa";
+import { afterAll, describe, expect, it } from "vitest";
+import { PROJECT_DIR } from "../harness/paths.ts";
+
+function nixFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === "node_modules" || entry.name.startsWith(".") ? [] : nixFiles(path);
+    return entry.name.endsWith(".nix") ? [path] : [];
+  });
+}
+
+// Nix keeps its state in temporary directories, and never writes to the store.
+const nixState = mkdtempSync(join(tmpdir(), "nixos-wsl-init-nix-"));
+afterAll(() => rmSync(nixState, { recursive: true, force: true }));
+const nixEnv = { NIX_STATE_DIR: join(nixState, "state"), NIX_LOG_DIR: join(nixState, "log") };
+
+describe("Nix files", () => {
+  const files = nixFiles(PROJECT_DIR);
+
+  it("include the package, the module, the flake and their tests", () => {
+    expect(files.map((file) => relative(PROJECT_DIR, file)).sort()).toEqual(
+      expect.arrayContaining(["flake.nix", "nix/module.nix", "nix/package.nix", "nix/npm-lock.nix", "nix/tests/module-tests.nix"]),
+    );
+  });
+
+  it.each(files.map((file) => [relative(PROJECT_DIR, file), file]))("%s parses", async (_name, file) => {
+    const result = await execa("nix-instantiate", ["--parse", file], { reject: false, env: nixEnv });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+});
+
+const NIXPKGS_LIB = process.env.NIXPKGS_LIB;
+if (!NIXPKGS_LIB) {
+  console.warn("nix.test.ts: evaluation tests SKIPPED: set NIXPKGS_LIB=/path/to/nixpkgs/lib to evaluate the module with nixpkgs' module system");
+}
+
+function evaluate(file: string, attribute: string) {
+  return execa(
+    "nix-instantiate",
+    ["--readonly-mode", "--eval", "--strict", "--json", join(PROJECT_DIR, file), "--arg", "lib", `import ${NIXPKGS_LIB}`, "-A", attribute],
+    { reject: false, env: nixEnv },
+  );
+}
+
+describe.skipIf(!NIXPKGS_LIB)("Nix evaluation with nixpkgs' lib (needs NIXPKGS_LIB)", () => {
+  it("the NixOS module: defaults, both modes, wsl.conf, the JSON settings, activation, documentation", async () => {
+    const result = await evaluate("nix/tests/module-tests.nix", "failures");
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual([]);
+  });
+
+  it("the NixOS module rejects a bad mode with a clear type error", async () => {
+    const result = await evaluate("nix/tests/module-tests.nix", "badMode");
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain("A definition for option `wsl.init.mode' is not of type `one of \"native\", \"legacy\"'");
+    expect(result.stderr).toContain('"systemd"');
+  });
+
+  it("the lock preparation: runtime packages only, each with a URL and its integrity hash", async () => {
+    const result = await evaluate("nix/tests/npm-lock-tests.nix", "failures");
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual([]);
+  });
+});
