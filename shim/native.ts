@@ -2,9 +2,9 @@
 // wrong, runs the activation script, then becomes systemd (same PID 1).
 import { lstatSync, mkdirSync, readlinkSync, unlinkSync } from "node:fs";
 import { resolve } from "node:path";
-import { type ActivationResult, type BootRecord, writeBootRecord } from "../src/bootRecord.ts";
+import { type BootRecord, peakRssKiB, writeBootRecord } from "../src/bootRecord.ts";
 import { EXIT_FAILURE, EXIT_REFUSED } from "../src/exitCodes.ts";
-import { chooseBootGeneration, type Generation } from "../src/generations.ts";
+import { chooseBootGeneration } from "../src/generations.ts";
 import {
   execve,
 
@@ -13,15 +13,14 @@ import {
   MS_MOVE,
   MS_NODEV,
   MS_NOSUID,
-  MS_RDONLY,
   MS_REC,
-  MS_REMOUNT,
   MS_SHARED,
   SyscallError,
 } from "../src/libc.ts";
 import { type Logger, openKernelLog } from "../src/log.ts";
-import { ACTIVATE, BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, SYSTEMD_BINARY } from "../src/paths.ts";
-import { ACTIVATION_PROGRESS_MS, activationEnv, notPid1Message, systemdArgv } from "./nativePlan.ts";
+import { BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, SYSTEMD_BINARY } from "../src/paths.ts";
+import { bindStoreReadOnly, runActivation } from "./activation.ts";
+import { notPid1Message, systemdArgv } from "./nativePlan.ts";
 
 export async function runNativeShim(argv0: string, args: readonly string[]): Promise<number> {
   const pid = process.pid;
@@ -77,6 +76,7 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
     systemd: [systemd, ...argv.slice(1)],
     warnings,
     shimMs: performance.now(),
+    peakRssKiB: peakRssKiB(),
   };
   step(`writing ${BOOT_RECORD}`, () => writeBootRecord(BOOT_RECORD, record));
 
@@ -110,50 +110,4 @@ function repairDevShm(log: Logger): void {
   }
   mount(shm, target, null, MS_BIND);
   log.info(`${shm} is now a directory with its tmpfs, bound back to ${target}`);
-}
-
-/** The store is immutable: a bind of itself, remounted read-only. */
-function bindStoreReadOnly(): void {
-  mount(NIX_STORE, NIX_STORE, null, MS_BIND);
-  mount(null, NIX_STORE, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
-}
-
-/** Run the generation's activate with its output in the kernel log. A failure is logged, never fatal. */
-async function runActivation(generation: Generation, log: Logger): Promise<ActivationResult> {
-  const script = `${generation.storePath}/${ACTIVATE}`;
-  const output = log.kmsgFd ?? "inherit";
-  log.info(`running ${script}`);
-  const started = performance.now();
-  const progress = setInterval(() => {
-    log.warn(`${script} is still running after ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  }, ACTIVATION_PROGRESS_MS);
-  // Bun.spawn rather than execa or node:child_process: this is PID 1's boot
-  // path, and it starts a child in under a millisecond with no module to load.
-  let outcome: { code: number | null; signal: string | null; error: string | null };
-  try {
-    const child = Bun.spawn([script], { env: activationEnv(process.env), stdio: ["ignore", output, output] });
-    await child.exited;
-    outcome = { code: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), error: null };
-  } catch (error) {
-    outcome = { code: null, signal: null, error: (error as Error).message };
-  }
-  clearInterval(progress);
-  const durationMs = performance.now() - started;
-
-  const activation: ActivationResult = {
-    script,
-    exitCode: outcome.code,
-    signal: outcome.signal,
-    error: outcome.error,
-    durationMs,
-  };
-  if (activation.exitCode === 0) log.info(`activation finished in ${durationMs.toFixed(0)} ms`);
-  else log.error(`activation failed (${describeOutcome(activation)}); booting on with a partly activated system`);
-  return activation;
-}
-
-function describeOutcome(activation: ActivationResult): string {
-  if (activation.error !== null) return `could not start: ${activation.error}`;
-  if (activation.signal !== null) return `killed by ${activation.signal}`;
-  return `exit code ${activation.exitCode}`;
 }

@@ -26,6 +26,8 @@ export interface BootRecord {
   readonly warnings: readonly string[];
   /** Milliseconds from the shim's start to the exec of systemd. */
   readonly shimMs: number;
+  /** The shim's peak resident memory (VmHWM) just before it became systemd. */
+  readonly peakRssKiB: number;
 }
 
 export function activationSucceeded(activation: ActivationResult): boolean {
@@ -63,8 +65,18 @@ export function formatBootRecord(record: BootRecord): string {
       : `Fallback:    YES, the default generation could not boot: ${record.fallbackReason}`,
     `Activation:  ${describeActivation(record.activation)}`,
     `systemd:     ${record.systemd.join(" ")}`,
-    `Shim time:   ${record.shimMs.toFixed(1)} ms before systemd started`,
+    `Shim time:   ${record.shimMs.toFixed(1)} ms before systemd started, ${(record.peakRssKiB / 1024).toFixed(1)} MiB at most`,
   ];
   for (const warning of record.warnings) lines.push(`Warning:     ${warning}`);
   return `${lines.join("\n")}\n`;
+}
+
+/** This process's peak resident memory in KiB, from /proc/self/status (0 where it cannot be read). */
+export function peakRssKiB(): number {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -11,6 +11,7 @@ export type Command =
   | { readonly kind: "install-recovery"; readonly args: readonly string[] }
   /** Internal: the process the recovery starts inside its new namespaces. */
   | { readonly kind: "recovery-inner"; readonly plan: string }
+
   | { readonly kind: "help" }
   | { readonly kind: "version" }
   | { readonly kind: "usage-error"; readonly message: string };

@@ -11,6 +11,7 @@ const { symbols: c } = dlopen("libc.so.6", {
   chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
   setsid: { args: [], returns: FFIType.i32 },
   getpid: { args: [], returns: FFIType.i32 },
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
 });
@@ -98,6 +99,13 @@ export function setsid(): void {
 
 export function getpid(): number {
   return c.getpid();
+}
+
+const LOCK_EX = 2;
+
+/** Wait for an exclusive lock on an open file; it is released when the file is closed. */
+export function lockExclusive(fd: number, path: string): void {
+  check(c.flock(fd, LOCK_EX), `flock(${path})`);
 }
 
 /**

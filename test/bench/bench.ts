@@ -2,6 +2,7 @@
 // measured in the same run, as medians over repeated runs. Runs as root in a
 // private mount namespace of its own, so nothing it mounts outlives it.
 import { requireBinary } from "../harness/paths.ts";
+import { benchLegacy } from "./legacy.ts";
 import { benchNative } from "./native.ts";
 import { benchRecovery } from "./recovery.ts";
 import { comparisonLine } from "./stats.ts";
@@ -32,7 +33,7 @@ console.log(
   }),
 );
 console.log(`  of which the bun runtime alone (an executable that only execs the stand-in): +${(native.bunFloorMs - native.directMs).toFixed(1)} ms`);
-console.log(`  peak RSS: shim ${native.shimPeakRssKiB} KiB, direct ${native.directPeakRssKiB} KiB; executable ${(native.binaryBytes / 1024 / 1024).toFixed(1)} MiB`);
+console.log(`  shim's peak RSS ${(native.shimPeakRssKiB / 1024).toFixed(1)} MiB (VmHWM before exec); executable ${(native.binaryBytes / 1024 / 1024).toFixed(1)} MiB`);
 
 const recovery = benchRecovery(RUNS);
 console.log(
@@ -43,5 +44,27 @@ console.log(
     baseline: "unshare + chroot -- true",
     baselineMs: recovery.bareMs,
     targetMs: 50,
+  }),
+);
+
+const legacy = await benchLegacy(RUNS, Math.max(3, Math.round(RUNS / 3)));
+console.log(
+  comparisonLine({
+    name: "legacy, warm",
+    subject: "syschdemd -c true",
+    subjectMs: legacy.warmMs,
+    baseline: "nsenter + setpriv + bash -c true",
+    baselineMs: legacy.directMs,
+    targetMs: 30,
+  }),
+);
+console.log(
+  comparisonLine({
+    name: "legacy, cold",
+    subject: "first shell to the end of its command",
+    subjectMs: legacy.coldMs,
+    baseline: "systemd's own start to running",
+    baselineMs: legacy.systemdStartMs,
+    targetMs: 100,
   }),
 );

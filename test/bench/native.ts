@@ -1,7 +1,8 @@
 // Native shim cost: from starting the shim (as PID 1 of a fresh PID and mount
 // namespace, chrooted into a fake NixOS root) to the exec of a stand-in
 // systemd, next to exec'ing that stand-in directly the same way.
-import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import type { BootRecord } from "../../src/bootRecord.ts";
 import { join } from "node:path";
 import { BINARY } from "../harness/paths.ts";
 import { run, sh, withBenchRoot } from "./benchRoot.ts";
@@ -13,7 +14,6 @@ export interface NativeFigures {
   /** A bun executable that does nothing but exec the stand-in: the runtime's own share. */
   readonly bunFloorMs: number;
   readonly shimPeakRssKiB: number;
-  readonly directPeakRssKiB: number;
   readonly binaryBytes: number;
 }
 
@@ -39,25 +39,19 @@ export function benchNative(runs: number): NativeFigures {
     const shim: number[] = [];
     const direct: number[] = [];
     const floor: number[] = [];
-    let shimRss = 0;
-    let directRss = 0;
     for (let i = 0; i < 3; i++) run(inNamespace("/sbin/init")); // warm the page cache
     for (let i = 0; i < runs; i++) {
-      const a = run(inNamespace("/sbin/init"));
-      const b = run(inNamespace(standIn));
-      const c = run(inNamespace("/sbin/bun-floor", standIn));
-      shim.push(a.ms);
-      direct.push(b.ms);
-      floor.push(c.ms);
-      shimRss = Math.max(shimRss, a.maxRssKiB);
-      directRss = Math.max(directRss, b.maxRssKiB);
+      shim.push(run(inNamespace("/sbin/init")).ms);
+      direct.push(run(inNamespace(standIn)).ms);
+      floor.push(run(inNamespace("/sbin/bun-floor", standIn)).ms);
     }
+    // The shim's own peak RSS, from the boot record it left in the fake root's /run.
+    const record = JSON.parse(readFileSync(join(root, "run/nixos-wsl/boot.json"), "utf8")) as BootRecord;
     return {
       shimMs: median(shim),
       directMs: median(direct),
       bunFloorMs: median(floor),
-      shimPeakRssKiB: shimRss,
-      directPeakRssKiB: directRss,
+      shimPeakRssKiB: record.peakRssKiB,
       binaryBytes: Bun.file(BINARY).size,
     };
   });

@@ -87,6 +87,7 @@ describe("native shim as /sbin/init", () => {
       warnings: [],
     });
     expect(record.shimMs).toBeGreaterThan(0);
+    expect(record.peakRssKiB).toBeGreaterThan(1024);
 
     const status = await statusInside(container);
     expect(status.exitCode).toBe(0);

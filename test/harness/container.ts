@@ -26,12 +26,20 @@ exec /sbin/init "$@"
 export interface BootOptions {
   /** Arguments WSL's stand-in passes to /sbin/init. */
   readonly initArgs?: readonly string[];
-  /** The executable to put at /sbin/init; the compiled shim by default. */
-  readonly init?: string;
+  /** Where in the root the compiled executable is bound; /sbin/init by default. */
+  readonly binaryAt?: string;
   /** Run this instead of the WSL stand-in as the container's PID 1 (legacy mode). */
   readonly command?: readonly string[];
   /** false leaves the container without /dev/kmsg, as nspawn does by default. */
   readonly kmsg?: boolean;
+}
+
+function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
+  }
 }
 
 export class Container {
@@ -73,7 +81,7 @@ export class Container {
         "-D",
         root,
         "--bind-ro=/usr",
-        `--bind-ro=${options.init ?? BINARY}:/sbin/init`,
+        `--bind-ro=${BINARY}:${options.binaryAt ?? "/sbin/init"}`,
         ...(kmsgReader ? [`--bind=${kmsgFifo}:/dev/kmsg`] : []),
         "--timezone=off",
         "--resolv-conf=off",
@@ -93,7 +101,8 @@ export class Container {
   async leader(timeoutMs = 10_000): Promise<number> {
     return waitFor("the container's PID 1", timeoutMs, () => {
       if (!isAlive(this.nspawnPid)) throw new Error(`systemd-nspawn exited early:\n${this.output()}`);
-      return childrenOf(this.nspawnPid).find((pid) => nsPids(pid).at(-1) === 1);
+      // The container's PID 1 once it is itself: nspawn's inner child sets up the root before it execs it.
+      return childrenOf(this.nspawnPid).find((pid) => nsPids(pid).at(-1) === 1 && commOf(pid) !== "systemd-nspawn");
     });
   }
 

@@ -1,7 +1,7 @@
 // Fake NixOS roots: just enough of a NixOS install for the shim, real systemd
 // and the recovery tool to act on. Host binaries come in through a bind of
 // /usr made by whoever uses the root (the root's /lib and /lib64 point into it).
-import { chmodSync, lutimesSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lutimesSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOST_SYSTEMD } from "./paths.ts";
@@ -12,6 +12,8 @@ export interface FakeGeneration {
   readonly activate?: string | null;
   /** false leaves the generation without systemd. */
   readonly systemd?: boolean;
+  /** A shell script to stand in for systemd (one that fails, or never gets ready). */
+  readonly systemdScript?: string;
   /** Creation date of the system-N-link. */
   readonly created?: Date;
 }
@@ -82,6 +84,11 @@ export function makeFakeRoot(options: FakeRootOptions, parent = tmpdir()): FakeR
   // An initialised machine-id keeps systemd's first-boot wizard from waiting for a key press.
   writeFileSync(join(root, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
   writeFileSync(join(root, "sbin/init"), "");
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:System administrator:/root:/bin/sh\nnixos:x:1000:100::/home/nixos:/run/current-system/sw/bin/bash\n");
+  writeFileSync(join(root, "etc/group"), "root:x:0:\nusers:x:100:\nwheel:x:1:nixos\n");
+  mkdirSync(join(root, "home/nixos"), { recursive: true });
+  chownSync(join(root, "home/nixos"), 1000, 100);
+  chmodSync(join(root, "root"), 0o700);
 
   const storePath = (number: number): string => `/nix/store/${storeName(number)}`;
   for (const generation of options.generations) addGeneration(root, generation, storePath(generation.number));
@@ -105,12 +112,13 @@ function addGeneration(root: string, generation: FakeGeneration, storePath: stri
   }
   if (generation.systemd !== false) {
     mkdirSync(join(path, "systemd/lib/systemd"), { recursive: true });
-    symlinkSync(HOST_SYSTEMD, join(path, "systemd/lib/systemd/systemd"));
+    if (generation.systemdScript) writeExecutable(join(path, "systemd/lib/systemd/systemd"), `#!/bin/sh\n${generation.systemdScript}\n`);
+    else symlinkSync(HOST_SYSTEMD, join(path, "systemd/lib/systemd/systemd"));
   }
   writeFileSync(join(path, "nixos-version"), `${nixosVersion(generation.number)}\n`);
   writeFileSync(join(path, "kernel-params"), "");
   // The generation's own tools, as NixOS puts them in sw/bin (here the host's, through /usr).
-  for (const tool of ["bash", "sh", "cat", "env", "id", "readlink", "touch", "ls", "pwd"]) symlinkSync(`/usr/bin/${tool}`, join(path, "sw/bin", tool));
+  for (const tool of ["bash", "sh", "cat", "env", "id", "readlink", "touch", "ls", "pwd", "systemctl", "nsenter", "setpriv", "sleep", "unshare"]) symlinkSync(`/usr/bin/${tool}`, join(path, "sw/bin", tool));
   symlinkSync("/usr/bin/systemd-tmpfiles", join(path, "sw/bin/systemd-tmpfiles"));
 
   const link = join(root, "nix/var/nix/profiles", `system-${generation.number}-link`);

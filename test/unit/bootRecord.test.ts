@@ -13,6 +13,7 @@ const record: BootRecord = {
   systemd: ["/nix/store/abc-nixos-system-x/systemd/lib/systemd/systemd", "--log-target=kmsg"],
   warnings: ["binding /nix/store read-only failed: EPERM"],
   shimMs: 12.345,
+  peakRssKiB: 40960,
 };
 
 describe("boot record", () => {
@@ -33,7 +34,7 @@ describe("boot record", () => {
     expect(text).toContain("System:      generation 41 (/nix/store/abc-nixos-system-x)");
     expect(text).toContain("Fallback:    YES, the default generation could not boot: /nix/var/nix/profiles/system/activate is missing");
     expect(text).toContain("Activation:  FAILED with exit code 2 after 1.23 s");
-    expect(text).toContain("Shim time:   12.3 ms");
+    expect(text).toContain("Shim time:   12.3 ms before systemd started, 40.0 MiB at most");
     expect(text).toContain("Warning:     binding /nix/store read-only failed: EPERM");
   });
 

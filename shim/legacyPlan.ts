@@ -1,0 +1,88 @@
+// The pure decisions of legacy mode: its command line, the shell to run and
+// its environment and working directory.
+import type { Stats } from "node:fs";
+import { basename } from "node:path";
+import type { PasswdEntry } from "../src/passwd.ts";
+
+/** Set in every process legacy mode starts inside systemd's namespaces. */
+export const INSIDE_MARKER = "NIXOS_WSL_INIT_INSIDE";
+
+/** Used when a user's passwd shell is this program itself (root in legacy mode). */
+export const FALLBACK_SHELL = "/run/current-system/sw/bin/bash";
+
+export type LegacyArgs = { readonly command: string | null } | { readonly usageError: string };
+
+/** A login shell's command line: nothing, -l/--login, or -c CMD (as WSL passes for `wsl CMD`). */
+export function parseLegacyArgs(args: readonly string[]): LegacyArgs {
+  let command: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "-l" || arg === "--login" || arg === "-i") continue;
+    if (arg === "-c") {
+      if (i + 1 >= args.length) return { usageError: "-c needs a command" };
+      command = args[++i]!;
+      // Like sh -c: arguments after the command are $0, $1, …; WSL passes none, so refuse rather than drop them.
+      if (i + 1 < args.length) return { usageError: `unexpected argument after -c CMD: '${args[i + 1]}'` };
+      continue;
+    }
+    return { usageError: `unexpected argument '${arg}'` };
+  }
+  return { command };
+}
+
+/** The user's shell, unless it is this very program (which would start over). */
+export function realShell(user: PasswdEntry, isThisProgram: (shell: string) => boolean): string {
+  return isThisProgram(user.shell) ? FALLBACK_SHELL : user.shell;
+}
+
+/** A login shell when interactive, else `shell -c CMD`. */
+export function shellArgv(shell: string, command: string | null): string[] {
+  return command === null ? [shell, "-l"] : [shell, "-c", command];
+}
+
+/**
+ * The caller's environment for the user's shell: the user's own HOME, LOGNAME,
+ * SHELL and USER; PATH entries under the WSL automount root (Windows' own)
+ * moved to WSLPATH; and the marker that says "inside".
+ */
+export function shellEnv(
+  callerEnv: Readonly<Record<string, string | undefined>>,
+  user: PasswdEntry,
+  shell: string,
+  automountRoot: string,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(callerEnv)) {
+    if (value !== undefined && !["HOME", "LOGNAME", "SHELL", "USER"].includes(key)) env[key] = value;
+  }
+  const entries = (callerEnv.PATH ?? "").split(":").filter(Boolean);
+  const isWindows = (entry: string) => entry.startsWith(automountRoot);
+  env.PATH = entries.filter((entry) => !isWindows(entry)).join(":");
+  const windows = entries.filter(isWindows);
+  if (windows.length > 0) env.WSLPATH = windows.join(":");
+  else delete env.WSLPATH;
+  env.HOME = user.home;
+  env.LOGNAME = user.name;
+  env.USER = user.name;
+  env.SHELL = shell;
+  env[INSIDE_MARKER] = "1";
+  return env;
+}
+
+/** Whether `user` may enter a directory with this owner and mode (search permission). */
+export function canEnter(user: PasswdEntry, directory: Pick<Stats, "uid" | "gid" | "mode">, groups: readonly number[]): boolean {
+  if (user.uid === 0) return true;
+  if (directory.uid === user.uid) return (directory.mode & 0o100) !== 0;
+  if (directory.gid === user.gid || groups.includes(directory.gid)) return (directory.mode & 0o010) !== 0;
+  return (directory.mode & 0o001) !== 0;
+}
+
+/** The caller's working directory, except /root (where WSL starts root's shell) when the user cannot enter it. */
+export function workingDirectory(cwd: string, user: PasswdEntry, rootDirEnterable: boolean): string {
+  const underRoot = cwd === "/root" || cwd.startsWith("/root/");
+  return underRoot && !rootDirEnterable ? user.home : cwd;
+}
+
+export function isNamed(path: string, name: string): boolean {
+  return basename(path) === name;
+}

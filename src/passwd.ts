@@ -1,0 +1,52 @@
+// The passwd database, read from /etc/passwd as NixOS writes it.
+import { readFileSync } from "node:fs";
+
+export interface PasswdEntry {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+  readonly shell: string;
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return text
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => line.split(":"))
+    .filter((fields) => fields.length >= 7)
+    .map(([name, , uid, gid, , home, shell]) => ({
+      name: name!,
+      uid: Number(uid),
+      gid: Number(gid),
+      home: home!,
+      shell: shell || "/bin/sh",
+    }));
+}
+
+export function readPasswd(path = "/etc/passwd"): PasswdEntry[] {
+  return parsePasswd(readFileSync(path, "utf8"));
+}
+
+export interface GroupEntry {
+  readonly name: string;
+  readonly gid: number;
+  readonly members: readonly string[];
+}
+
+export function parseGroups(text: string): GroupEntry[] {
+  return text
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => line.split(":"))
+    .filter((fields) => fields.length >= 4)
+    .map(([name, , gid, members]) => ({ name: name!, gid: Number(gid), members: members ? members.split(",") : [] }));
+}
+
+export function readGroups(path = "/etc/group"): GroupEntry[] {
+  try {
+    return parseGroups(readFileSync(path, "utf8"));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,75 @@
+// Legacy mode's costs, in the nspawn stand-in for old WSL:
+// - warm: `syschdemd -c true` with systemd already up, next to entering the
+//   same namespaces directly (nsenter … setpriv … bash -c true);
+// - cold: the first shell, from its start to the end of its command, next to
+//   systemd's own time from its start to "running" (its Userspace and Finish
+//   timestamps), read from the same boot.
+import { execa } from "execa";
+import { bootLegacyDistro, runLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
+import { median } from "./stats.ts";
+
+export interface LegacyFigures {
+  readonly warmMs: number;
+  readonly directMs: number;
+  readonly coldMs: number;
+  readonly systemdStartMs: number;
+}
+
+async function timed<T>(action: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await action();
+  return { ms: performance.now() - started, value };
+}
+
+function check(run: { exitCode?: number; stderr: string }, what: string): void {
+  if (run.exitCode !== 0) throw new Error(`${what} failed (${run.exitCode}): ${run.stderr}`);
+}
+
+export async function benchLegacy(warmRuns: number, coldRuns: number): Promise<LegacyFigures> {
+  const cold: number[] = [];
+  const systemdStart: number[] = [];
+  for (let i = 0; i < coldRuns; i++) {
+    const distro = await bootLegacyDistro();
+    try {
+      const first = await timed(() => runLoginShell(distro.container, { args: ["-c", "true"] }));
+      check(first.value, "the first shell");
+      const { stdout } = await runLoginShell(distro.container, {
+        args: ["-c", "systemctl show --value -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic"],
+      });
+      const [userspace, finish] = stdout.split("\n").map(Number);
+      cold.push(first.ms);
+      systemdStart.push((finish! - userspace!) / 1000);
+    } finally {
+      await distro.container.stop();
+      distro.fake.remove();
+    }
+  }
+
+  const distro = await bootLegacyDistro();
+  try {
+    check(await runLoginShell(distro.container, { args: ["-c", "true"] }), "starting systemd");
+    const state = JSON.parse(await distro.container.readFile("/run/nixos-wsl/legacy.json")) as { pid: number };
+    const leader = await distro.container.leader();
+    const env = Object.entries(WSL_LIKE_ENV).map(([key, value]) => `${key}=${value}`);
+    // The same way in, minus nixos-wsl-init: what a hand-written nsenter line costs.
+    const direct = () =>
+      execa("nsenter", [
+        ...["--target", String(leader), "-m", "-u", "-i", "-n", "-p", "--root", "--wdns=/root", "--", "/usr/bin/env", "-i", ...env],
+        ...["nsenter", "--target", String(state.pid), "--mount", "--pid", "--cgroup", "--root", "--wdns=/home/nixos", "--"],
+        ...["setpriv", "--reuid=1000", "--regid=100", "--init-groups", "--", "/run/current-system/sw/bin/bash", "-c", "true"],
+      ]);
+    const warm: number[] = [];
+    const baseline: number[] = [];
+    for (let i = 0; i < 3; i++) await runLoginShell(distro.container, { args: ["-c", "true"] });
+    for (let i = 0; i < warmRuns; i++) {
+      const ours = await timed(() => runLoginShell(distro.container, { args: ["-c", "true"] }));
+      check(ours.value, "a warm shell");
+      warm.push(ours.ms);
+      baseline.push((await timed(direct)).ms);
+    }
+    return { warmMs: median(warm), directMs: median(baseline), coldMs: median(cold), systemdStartMs: median(systemdStart) };
+  } finally {
+    await distro.container.stop();
+    distro.fake.remove();
+  }
+}

@@ -1,0 +1,76 @@
+// Old WSL, without systemd: a container whose PID 1 is a plain process
+// standing in for WSL's init, and the executable run the way WSL runs root's
+// login shell (as -syschdemd, or syschdemd -c CMD).
+import { symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { Container } from "./container.ts";
+import { type FakeGeneration, type FakeRoot, makeFakeRoot } from "./fakeRoot.ts";
+
+export interface LegacyDistro {
+  readonly fake: FakeRoot;
+  readonly container: Container;
+}
+
+export async function bootLegacyDistro(options: { settings?: object; generations?: FakeGeneration[] } = {}): Promise<LegacyDistro> {
+  const fake = makeFakeRoot({ generations: options.generations ?? [{ number: 1 }] });
+  writeFileSync(join(fake.root, "sbin/nixos-wsl-init"), "");
+  symlinkSync("nixos-wsl-init", join(fake.root, "sbin/syschdemd"));
+  const settings = options.settings ?? { mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30 };
+  writeFileSync(join(fake.root, "etc/nixos-wsl-init.json"), JSON.stringify(settings));
+  const container = await Container.boot(fake.dir, { command: ["/usr/bin/sleep", "infinity"], binaryAt: "/sbin/nixos-wsl-init" });
+  await container.leader();
+  return { fake, container };
+}
+
+export interface ShellRun {
+  /** Arguments after the program name, e.g. ["-c", "exit 7"]. */
+  readonly args?: readonly string[];
+  /** argv[0]: "-syschdemd" is how WSL starts a login shell. */
+  readonly argv0?: string;
+  readonly cwd?: string;
+  /** The whole environment the shell starts with. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly uid?: number;
+  readonly input?: string;
+  readonly timeoutMs?: number;
+}
+
+export const WSL_LIKE_ENV = {
+  PATH: "/usr/local/bin:/usr/bin:/bin:/mnt/c/Windows/system32:/mnt/c/Users/alice/bin",
+  HOME: "/root",
+  USER: "root",
+  LOGNAME: "root",
+  SHELL: "/sbin/syschdemd",
+  TERM: "dumb",
+  WSL_DISTRO_NAME: "NixOS",
+  FOO: "bar baz",
+};
+
+/** Run the executable inside the container as WSL would, and wait for it. */
+export async function runLoginShell(container: Container, run: ShellRun = {}) {
+  const leader = await container.leader();
+  const env = Object.entries(run.env ?? WSL_LIKE_ENV).map(([key, value]) => `${key}=${value}`);
+  const uid = String(run.uid ?? 0);
+  return execa(
+    "nsenter",
+    [
+      ...["--target", String(leader), "-m", "-u", "-i", "-n", "-p", "--root", `--wdns=${run.cwd ?? "/root"}`],
+      ...["--setuid", uid, "--setgid", uid],
+      "--",
+      ...["/usr/bin/env", "-i", ...env],
+      ...["/usr/bin/bash", "-c", 'exec -a "$0" /sbin/syschdemd "$@"', run.argv0 ?? "-syschdemd", ...(run.args ?? [])],
+    ],
+    { reject: false, input: run.input ?? "", timeout: run.timeoutMs ?? 60_000 },
+  );
+}
+
+/** The PIDs (as the container sees them) of live processes with this command name (zombies left out). */
+export async function processesNamed(container: Container, name: string): Promise<number[]> {
+  const { stdout } = await container.exec(["ps", "-e", "-o", "pid=,stat=,comm="]);
+  return stdout
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, stat, comm]) => comm === name && !stat!.startsWith("Z"))
+    .map(([pid]) => Number(pid));
+}
