@@ -3,7 +3,7 @@
 // the name=systemd hierarchy with a cgroup namespace rooted there ("Failed to
 // allocate manager object" otherwise); on a pure cgroup v2 layout the same
 // holds for the unified hierarchy. Without either, systemd mounts its own.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type MountEntry, readMountInfo } from "../src/mountInfo.ts";
 
@@ -36,9 +36,4 @@ export function joinCgroup(plan: CgroupPlan): void {
 /** Move this process back to the parent of the plan's cgroup, out of systemd's tree. */
 export function leaveCgroup(plan: CgroupPlan): void {
   writeFileSync(`${dirname(plan.directory)}/cgroup.procs`, `${process.pid}\n`);
-}
-
-/** The cgroup path of this process in a hierarchy, for messages. */
-export function ownCgroup(): string {
-  return readFileSync("/proc/self/cgroup", "utf8").trim();
 }

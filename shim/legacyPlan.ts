@@ -1,7 +1,6 @@
 // The pure decisions of legacy mode: its command line, the shell to run and
 // its environment and working directory.
 import type { Stats } from "node:fs";
-import { basename } from "node:path";
 import type { PasswdEntry } from "../src/passwd.ts";
 
 /** Set in every process legacy mode starts inside systemd's namespaces. */
@@ -81,8 +80,4 @@ export function canEnter(user: PasswdEntry, directory: Pick<Stats, "uid" | "gid"
 export function workingDirectory(cwd: string, user: PasswdEntry, rootDirEnterable: boolean): string {
   const underRoot = cwd === "/root" || cwd.startsWith("/root/");
   return underRoot && !rootDirEnterable ? user.home : cwd;
-}
-
-export function isNamed(path: string, name: string): boolean {
-  return basename(path) === name;
 }

@@ -1,7 +1,7 @@
 // Legacy mode's runtime state in /run/nixos-wsl (mode 0700): which process is
 // the running systemd, links to its namespaces, a lock that makes shells
 // started together share one systemd, and systemd's output.
-import { chmodSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { STATE_DIR } from "../src/paths.ts";
 
 export const LEGACY_STATE = `${STATE_DIR}/legacy.json`;
@@ -68,13 +68,4 @@ export function writeState(state: LegacyState): void {
 export function clearState(): void {
   rmSync(LEGACY_STATE, { force: true });
   rmSync(NAMESPACE_DIR, { recursive: true, force: true });
-}
-
-/** For diagnostics: where a namespace link points, if it exists. */
-export function namespaceLink(ns: string): string | null {
-  try {
-    return readlinkSync(`${NAMESPACE_DIR}/${ns}`);
-  } catch {
-    return null;
-  }
 }

@@ -45,9 +45,7 @@ function socketExists(pid: number): boolean {
   }
 }
 
-export function unshareArgv(tools: SystemdTools, cgroupNamespace: boolean): string[] {
-  // No setsid: Bun starts the child in a process group of its own, so a terminal's
-  // hangup never reaches it, and systemd as PID 1 lets go of the terminal itself.
+function unshareArgv(tools: SystemdTools, cgroupNamespace: boolean): string[] {
   return [
     tools.unshare,
     "--fork",
@@ -69,7 +67,8 @@ export async function startSystemd(tools: SystemdTools, timeoutMs: number): Prom
   // The new cgroup namespace is rooted where unshare stands when it makes it: put it there, then step back out.
   if (cgroup) joinCgroup(cgroup);
   const logFd = openSync(SYSTEMD_LOG, "w", 0o600);
-  const unshare = Bun.spawn(unshareArgv(tools, cgroup !== null), { stdio: ["ignore", logFd, logFd], env: {} });
+  // detached: a session of its own, so the hangup of WSL's terminal never reaches systemd.
+  const unshare = Bun.spawn(unshareArgv(tools, cgroup !== null), { stdio: ["ignore", logFd, logFd], env: {}, detached: true });
   closeSync(logFd);
   if (cgroup) leaveCgroup(cgroup);
 

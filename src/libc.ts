@@ -5,12 +5,9 @@ import { dlopen, FFIType, ptr, read, CString } from "bun:ffi";
 
 const { symbols: c } = dlopen("libc.so.6", {
   mount: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
-  umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   unshare: { args: [FFIType.i32], returns: FFIType.i32 },
   chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
-  setsid: { args: [], returns: FFIType.i32 },
-  getpid: { args: [], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
@@ -26,14 +23,10 @@ export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
 export const MS_PRIVATE = 0x40000;
-export const MS_SLAVE = 0x80000;
 export const MS_SHARED = 0x100000;
-
-export const MNT_DETACH = 0x2;
 
 // unshare(2) flags, from <sched.h>.
 export const CLONE_NEWNS = 0x20000;
-export const CLONE_NEWCGROUP = 0x2000000;
 export const CLONE_NEWPID = 0x20000000;
 
 /** A failed system call, carrying errno so callers can explain it. */
@@ -81,24 +74,12 @@ export function mount(
   check(c.mount(cstrOrNull(source), cstr(target), cstrOrNull(fstype), flags, cstrOrNull(data)), describe);
 }
 
-export function umount(target: string, flags = 0): void {
-  check(c.umount2(cstr(target), flags), `umount(${target})`);
-}
-
 export function unshare(flags: number): void {
   check(c.unshare(flags), "unshare");
 }
 
 export function chroot(path: string): void {
   check(c.chroot(cstr(path)), `chroot(${path})`);
-}
-
-export function setsid(): void {
-  check(c.setsid(), "setsid");
-}
-
-export function getpid(): number {
-  return c.getpid();
 }
 
 const LOCK_EX = 2;

@@ -32,6 +32,9 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
     const record = JSON.parse(await distro.container.readFile("/run/nixos-wsl/legacy.json")) as { pid: number };
     const outside = await distro.container.exec(["sh", "-c", `readlink /proc/${record.pid}/exe; grep NSpid /proc/${record.pid}/status`]);
     expect(outside.stdout).toMatch(new RegExp(`^/usr/lib/systemd/systemd\nNSpid:\t${record.pid}\t1$`));
+    // Detached from the shell that started it: its parent (unshare) leads a session of its own.
+    const parent = (await distro.container.exec(["ps", "-o", "ppid=", "-p", String(record.pid)])).stdout.trim();
+    expect((await distro.container.exec(["ps", "-o", "sid=", "-p", parent])).stdout.trim()).toBe(parent);
     const links = await distro.container.exec(["readlink", "/run/nixos-wsl/ns/pid", "/run/nixos-wsl/ns/mnt"]);
     expect(links.stdout).toBe(`/proc/${record.pid}/ns/pid\n/proc/${record.pid}/ns/mnt`);
   });
@@ -139,7 +142,7 @@ describe("legacy mode: starting", () => {
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toContain('systemd did not reach "running" within 2 s');
     expect(run.stderr).toContain("starting-forever");
-    expect(tookMs).toBeLessThan(2000 + 1500);
+    expect(tookMs).toBeLessThan(2000 + 2500); // the deadline, plus starting and killing on a busy 2-core machine
     expect(await processesNamed(container, "sleep")).toEqual([1]); // only the container's own PID 1
   });
 

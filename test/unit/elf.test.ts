@@ -1,5 +1,5 @@
 // The recovery entry's loader rewrite, on real copies of the compiled executable.
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -56,5 +56,25 @@ describe("ELF interpreter", () => {
     copyFileSync(join(import.meta.dirname, "elf.test.ts"), script);
     expect(() => readInterpreter(script)).toThrow(/not an ELF file/);
     expect(() => installRecoveryEntry(script, join(dir, "entry"))).toThrow(/not an ELF file/);
+  });
+
+  it("copies again only when the executable changed, with --stamp (activation runs at every boot)", async () => {
+    const dir = tempDir();
+    const entry = join(dir, "bin/nixos-wsl-recovery");
+    const stamp = join(dir, "var/lib/nixos-wsl-init/recovery-entry");
+    mkdirSync(join(dir, "bin"));
+    const first = await execa(BINARY, ["install-recovery", entry, "--stamp", stamp]);
+    expect(first.stdout).toBe(`installed ${entry} (loader /lib64/ld-linux-x86-64.so.2)`);
+    expect(readFileSync(stamp, "utf8")).toBe(`${realpathSync(BINARY)} -> ${entry}\n`);
+    const second = await execa(BINARY, ["install-recovery", entry, "--stamp", stamp]);
+    expect(second.stdout).toBe(`${entry} is up to date`);
+    rmSync(entry);
+    const third = await execa(BINARY, ["install-recovery", entry, "--stamp", stamp]);
+    expect(third.stdout).toMatch(/^installed /);
+    const missingDir = await execa(BINARY, ["install-recovery", join(dir, "no/such/dir/entry")], { reject: false });
+    expect(missingDir.exitCode).toBe(1);
+    expect(missingDir.stderr).toContain("does ");
+    const usage = await execa(BINARY, ["install-recovery"], { reject: false });
+    expect(usage.exitCode).toBe(2);
   });
 });
