@@ -47,7 +47,7 @@ stdenvNoCC.mkDerivation (finalAttrs: {
   buildPhase = ''
     runHook preBuild
     export HOME=$TMPDIR
-    bun build --compile --minify --bytecode src/main.ts --outfile dist/nixos-wsl-init
+    npm run build
     runHook postBuild
   '';
 
