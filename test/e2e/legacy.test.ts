@@ -39,6 +39,16 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
     expect(links.stdout).toBe(`/proc/${record.pid}/ns/pid\n/proc/${record.pid}/ns/mnt`);
   });
 
+  it("activated the system first, with the store read-only, and keeps its state private", async () => {
+    const proof = await distro.container.readFile("/run/activation-proof");
+    expect(proof).toContain("lang=C.UTF-8");
+    expect(proof).toMatch(/^pid1=\/usr\/bin\/sleep$/m); // before systemd: WSL's init was still PID 1
+    expect((await distro.container.exec(["readlink", "/run/current-system"])).stdout).toBe(distro.fake.storePath(1));
+    const touch = await distro.container.exec(["touch", `${distro.fake.storePath(1)}/x`]);
+    expect(touch.stderr).toContain("Read-only file system");
+    expect((await distro.container.exec(["stat", "-c", "%a", "/run/nixos-wsl"])).stdout).toBe("700");
+  });
+
   it("passes exit codes, stdin and stdout through", async () => {
     expect((await runLoginShell(distro.container, { args: ["-c", "exit 0"] })).exitCode).toBe(0);
     expect((await runLoginShell(distro.container, { args: ["-c", "exit 130"] })).exitCode).toBe(130);

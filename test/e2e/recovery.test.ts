@@ -1,6 +1,6 @@
 // nixos-wsl-recovery, run as WSL's system distribution runs it: from
 // /mnt/wslg/distro/bin, on a NixOS root mounted read-only there.
-import { existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +42,24 @@ describe("nixos-wsl-recovery entering a generation", () => {
     expect(existsSync(join(distro.root, "entered-by-recovery"))).toBe(true);
     expect(run.stderr).toContain("made the read-only mount /mnt/wslg/distro writable");
     expect(run.stderr).toContain("fake-activation: generation 42 activating");
+    expect(run.mountsUnchanged).toBe(true);
+  });
+
+  it("gives the chroot /dev, /sys, a /proc of its own PID namespace, a fresh /run and the system distro's resolv.conf", async () => {
+    const script = [
+      "test -c /dev/null && echo dev-ok",
+      "test -d /sys/kernel && echo sys-ok",
+      "echo pid1=$(cat /proc/1/comm)",
+      "echo self=$(readlink /proc/self)",
+      "cat /etc/resolv.conf",
+    ].join("; ");
+    const run = await runFromSystemDistro(distro.root, ["--silent", "-c", script]);
+    expect(run.exitCode).toBe(0);
+    const lines = run.stdout.split("\n");
+    expect(lines.slice(0, 2)).toEqual(["dev-ok", "sys-ok"]);
+    expect(lines[2]).toBe("pid1=nixos-wsl-recov"); // the recovery's own process, PID 1 of the new namespace
+    expect(Number(lines[3]!.replace("self=", ""))).toBeLessThan(20);
+    expect(run.stdout).toContain(readFileSync("/etc/resolv.conf", "utf8").trim());
     expect(run.mountsUnchanged).toBe(true);
   });
 
