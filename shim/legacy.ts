@@ -18,6 +18,14 @@ import { startSystemd, type SystemdTools } from "./legacySystemd.ts";
 
 const USAGE = "Usage: syschdemd [-c COMMAND]   (or: nixos-wsl-init legacy [-c COMMAND])";
 
+const HELP = `${USAGE}
+
+Legacy mode, for WSL without systemd support: root's login shell. Starts one
+systemd as PID 1 of its own namespaces (or finds the running one), then runs the
+login shell of the user named in /etc/nixos-wsl-init.json inside them, or that
+shell with -c COMMAND. Exit code, stdin and stdout are the shell's.
+State and systemd's output: /run/nixos-wsl/ (legacy.json, ns/, systemd.log).`;
+
 function say(message: string): void {
   process.stderr.write(`nixos-wsl-init: ${message}\n`);
 }
@@ -42,6 +50,10 @@ function isInside(): boolean {
 
 export async function runLegacy(_argv0: string, args: readonly string[]): Promise<number> {
   const parsed = parseLegacyArgs(args);
+  if ("help" in parsed) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   if ("usageError" in parsed) {
     say(`${parsed.usageError}\n${USAGE}`);
     return EXIT_USAGE;

@@ -9,7 +9,7 @@ export const INSIDE_MARKER = "NIXOS_WSL_INIT_INSIDE";
 /** Used when a user's passwd shell is this program itself (root in legacy mode). */
 export const FALLBACK_SHELL = "/run/current-system/sw/bin/bash";
 
-export type LegacyArgs = { readonly command: string | null } | { readonly usageError: string };
+export type LegacyArgs = { readonly command: string | null } | { readonly usageError: string } | { readonly help: true };
 
 /** A login shell's command line: nothing, -l/--login, or -c CMD (as WSL passes for `wsl CMD`). */
 export function parseLegacyArgs(args: readonly string[]): LegacyArgs {
@@ -17,6 +17,7 @@ export function parseLegacyArgs(args: readonly string[]): LegacyArgs {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "-l" || arg === "--login" || arg === "-i") continue;
+    if (arg === "--help" || arg === "-h") return { help: true };
     if (arg === "-c") {
       if (i + 1 >= args.length) return { usageError: "-c needs a command" };
       command = args[++i]!;

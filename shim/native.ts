@@ -5,18 +5,7 @@ import { resolve } from "node:path";
 import { type BootRecord, peakRssKiB, writeBootRecord } from "../src/bootRecord.ts";
 import { EXIT_FAILURE, EXIT_REFUSED } from "../src/exitCodes.ts";
 import { chooseBootGeneration } from "../src/generations.ts";
-import {
-  execve,
-
-  mount,
-  MS_BIND,
-  MS_MOVE,
-  MS_NODEV,
-  MS_NOSUID,
-  MS_REC,
-  MS_SHARED,
-  SyscallError,
-} from "../src/libc.ts";
+import { execve, mount, MS_BIND, MS_MOVE, MS_NODEV, MS_NOSUID, MS_REC, MS_SHARED, SyscallError } from "../src/libc.ts";
 import { type Logger, openKernelLog } from "../src/log.ts";
 import { BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, SYSTEMD_BINARY } from "../src/paths.ts";
 import { bindStoreReadOnly, runActivation } from "./activation.ts";
@@ -46,7 +35,10 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   const fallbackReason = choice.kind === "fallback" ? choice.reason : null;
   if (fallbackReason !== null) {
     log.error(`the default generation cannot boot: ${fallbackReason}`);
-    log.error(`FALLING BACK to ${generation.link} (${generation.storePath}); it stays the fallback until the default is fixed`);
+    log.error(
+      `FALLING BACK to ${generation.link} (${generation.storePath}). To keep it as the default, run from Windows: ` +
+        `${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
+    );
   }
 
   const warnings: string[] = [];

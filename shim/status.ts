@@ -8,7 +8,11 @@ import { BOOT_RECORD } from "../src/paths.ts";
 export function runStatus(args: readonly string[], recordPath = BOOT_RECORD): number {
   let json: boolean;
   try {
-    const { values } = parseArgs({ args: [...args], options: { json: { type: "boolean" } }, strict: true });
+    const { values } = parseArgs({ args: [...args], options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
+    if (values.help) {
+      process.stdout.write("Usage: nixos-wsl-init status [--json]\nHow this system booted, from the native shim's record in /run/nixos-wsl/boot.json.\n");
+      return EXIT_OK;
+    }
     json = values.json === true;
   } catch (error) {
     process.stderr.write(`nixos-wsl-init status: ${(error as Error).message}\nUsage: nixos-wsl-init status [--json]\n`);

@@ -12,6 +12,7 @@ describe("legacy command line", () => {
     expect(parseLegacyArgs([])).toEqual({ command: null });
     expect(parseLegacyArgs(["-l"])).toEqual({ command: null });
     expect(parseLegacyArgs(["-c", "ls -l /"])).toEqual({ command: "ls -l /" });
+    expect(parseLegacyArgs(["--help"])).toEqual({ help: true });
   });
 
   it("refuses what it would otherwise drop", () => {
