@@ -156,6 +156,13 @@ describe("legacy mode: starting", () => {
     expect(await processesNamed(container, "sleep")).toEqual([1]); // only the container's own PID 1
   });
 
+  it("gives root, as the default user, a real shell rather than itself again", async () => {
+    const { container } = await boot({ settings: {} }); // no defaultUser: root
+    const run = await runLoginShell(container, { args: ["-c", 'echo "$(id -u) $SHELL $HOME $PWD"; cat /proc/1/comm'] });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe("0 /run/current-system/sw/bin/bash /root /root\nsystemd");
+  });
+
   it("refuses a caller that is not root, saying how to make root the default user", async () => {
     const { container } = await boot();
     const run = await runLoginShell(container, { uid: 1000, args: ["-c", "true"] });

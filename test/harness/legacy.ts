@@ -1,7 +1,7 @@
 // Old WSL, without systemd: a container whose PID 1 is a plain process
 // standing in for WSL's init, and the executable run the way WSL runs root's
 // login shell (as -syschdemd, or syschdemd -c CMD).
-import { symlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { Container } from "./container.ts";
@@ -16,6 +16,9 @@ export async function bootLegacyDistro(options: { settings?: object; generations
   const fake = makeFakeRoot({ generations: options.generations ?? [{ number: 1 }] });
   writeFileSync(join(fake.root, "sbin/nixos-wsl-init"), "");
   symlinkSync("nixos-wsl-init", join(fake.root, "sbin/syschdemd"));
+  // As the NixOS module sets it up: root's login shell is syschdemd.
+  const passwd = readFileSync(join(fake.root, "etc/passwd"), "utf8").replace(/^(root:.*:)[^:\n]*$/m, "$1/sbin/syschdemd");
+  writeFileSync(join(fake.root, "etc/passwd"), passwd);
   const settings = options.settings ?? { mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30 };
   writeFileSync(join(fake.root, "etc/nixos-wsl-init.json"), JSON.stringify(settings));
   const container = await Container.boot(fake.dir, { command: ["/usr/bin/sleep", "infinity"], binaryAt: "/sbin/nixos-wsl-init" });
