@@ -1,7 +1,7 @@
 // Native shim cost: from starting the shim (as PID 1 of a fresh PID and mount
 // namespace, chrooted into a fake NixOS root) to the exec of a stand-in
 // systemd, next to exec'ing that stand-in directly the same way.
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { BootRecord } from "../../src/bootRecord.ts";
 import { join } from "node:path";
 import { BINARY } from "../harness/paths.ts";
@@ -30,7 +30,8 @@ export function benchNative(runs: number): NativeFigures {
     chmodSync(join(root, "sbin/init"), 0o755);
     compileFloor(join(root, "sbin/bun-floor"));
     const standIn = `${fake.storePath(1)}/systemd/lib/systemd/systemd`;
-    // /dev/null stands in for /dev/kmsg, and for itself.
+    // /dev/null stands in for /dev/kmsg, and for itself; /dev/shm is already a directory here.
+    mkdirSync(join(root, "dev/shm"));
     writeFileSync(join(root, "dev/kmsg"), "");
     writeFileSync(join(root, "dev/null"), "");
     sh(`mount --bind /dev/null ${root}/dev/kmsg && mount --bind /dev/null ${root}/dev/null`);

@@ -22,6 +22,6 @@ export interface Comparison {
 
 export function comparisonLine(c: Comparison): string {
   const added = c.subjectMs - c.baselineMs;
-  const verdict = added <= c.targetMs ? "within" : "OVER";
+  const verdict = Number(added.toFixed(1)) <= c.targetMs ? "within" : "OVER"; // judged as printed
   return `${c.name}: ${c.subject} ${formatMs(c.subjectMs)} vs ${c.baseline} ${formatMs(c.baselineMs)} -> +${formatMs(added)} (${verdict} target +${c.targetMs} ms)`;
 }
