@@ -147,6 +147,7 @@ async function bootSystemd(settings: Settings): Promise<LegacyState | null> {
     bootId: currentBootId(),
     cgroupNamespace: result.cgroupNamespace,
     system: generation.storePath,
+    startedAt: new Date().toISOString(),
   };
   writeState(state);
   return state;

@@ -21,6 +21,7 @@ export interface LegacyState {
   /** Whether it has a cgroup namespace of its own. */
   readonly cgroupNamespace: boolean;
   readonly system: string;
+  readonly startedAt: string;
 }
 
 export function ensureStateDir(): void {

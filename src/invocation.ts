@@ -82,7 +82,7 @@ One executable, several roles, chosen by the name it is started under:
 
 Usage: nixos-wsl-init COMMAND [ARGS...]
   shim [ARGS...]         run the native shim (only as PID 1); ARGS go to systemd
-  status [--json]        how this system booted (/run/nixos-wsl/boot.json)
+  status [--json]        how this system booted (/run/nixos-wsl: boot.json, or legacy.json)
   legacy [-c CMD]        run the legacy-mode login shell
   recovery [OPTIONS]     run nixos-wsl-recovery (see 'nixos-wsl-init recovery --help')
   install-recovery DEST  write a copy of this executable that runs without /nix

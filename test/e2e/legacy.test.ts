@@ -49,6 +49,16 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
     expect((await distro.container.exec(["stat", "-c", "%a", "/run/nixos-wsl"])).stdout).toBe("700");
   });
 
+  it("tells through nixos-wsl-init status which systemd it started", async () => {
+    const status = await distro.container.exec(["bash", "-c", "exec -a nixos-wsl-init /sbin/nixos-wsl-init status"]);
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain("Mode:        legacy");
+    expect(status.stdout).toMatch(/^systemd: +PID \d+ \(as WSL sees it\), started 20\d\d-/m);
+    expect(status.stdout).toContain(`System:      ${distro.fake.storePath(1)}`);
+    const json = await distro.container.exec(["bash", "-c", "exec -a nixos-wsl-init /sbin/nixos-wsl-init status --json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ mode: "legacy", alive: true, cgroupNamespace: true });
+  });
+
   it("passes exit codes, stdin and stdout through", async () => {
     expect((await runLoginShell(distro.container, { args: ["-c", "exit 0"] })).exitCode).toBe(0);
     expect((await runLoginShell(distro.container, { args: ["-c", "exit 130"] })).exitCode).toBe(130);
