@@ -9,13 +9,17 @@ export interface PasswdEntry {
   readonly shell: string;
 }
 
-export function parsePasswd(text: string): PasswdEntry[] {
+/** The colon-separated records of a passwd-style file that have at least `fields` fields. */
+function records(text: string, fields: number): string[][] {
   return text
     .split("\n")
     .filter((line) => line !== "" && !line.startsWith("#"))
     .map((line) => line.split(":"))
-    .filter((fields) => fields.length >= 7)
-    .map(([name, , uid, gid, , home, shell]) => ({
+    .filter((record) => record.length >= fields);
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return records(text, 7).map(([name, , uid, gid, , home, shell]) => ({
       name: name!,
       uid: Number(uid),
       gid: Number(gid),
@@ -35,12 +39,7 @@ export interface GroupEntry {
 }
 
 export function parseGroups(text: string): GroupEntry[] {
-  return text
-    .split("\n")
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .map((line) => line.split(":"))
-    .filter((fields) => fields.length >= 4)
-    .map(([name, , gid, members]) => ({ name: name!, gid: Number(gid), members: members ? members.split(",") : [] }));
+  return records(text, 4).map(([name, , gid, members]) => ({ name: name!, gid: Number(gid), members: members ? members.split(",") : [] }));
 }
 
 export function readGroups(path = "/etc/group"): GroupEntry[] {
