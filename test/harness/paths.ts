@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const BINARY = join(PROJECT_DIR, "dist", "nixos-wsl-init");
+/** The compiled executable under test; NIXOS_WSL_INIT_BINARY points elsewhere (a build of one's own). */
+export const BINARY = process.env.NIXOS_WSL_INIT_BINARY ?? join(PROJECT_DIR, "dist", "nixos-wsl-init");
 /** The host's real systemd (Debian package "systemd"), reached inside fake roots through the /usr bind. */
 export const HOST_SYSTEMD = "/lib/systemd/systemd";
 
