@@ -1,22 +1,27 @@
-// /etc/nixos-wsl-init.json, written by the NixOS module. Every key is
-// optional: a missing file or key means the default.
+// /etc/nixos-wsl-init.json, written by the NixOS module (nix/module.nix renders
+// the same keys with the same defaults). Every key is optional: a missing file
+// or key means the default below.
 import { readFileSync } from "node:fs";
 import { CONFIG_FILE } from "./paths.ts";
 
 export interface Settings {
-  readonly mode: "native" | "legacy";
-  /** The user whose shell legacy mode starts. */
+  /** The user whose shell legacy mode starts (the module's wsl.init.defaultUser). */
   readonly defaultUser: string;
   /** How long legacy mode waits for systemd to be running. */
   readonly readinessTimeoutSeconds: number;
+  /** How long the activation script may run before it is stopped and the boot goes on; 0 waits forever. */
+  readonly activationTimeoutSeconds: number;
   /** Where WSL mounts Windows drives; PATH entries below it are Windows', kept apart in WSLPATH. */
   readonly automountRoot: string;
 }
 
+/** The largest timeout either setting takes: an hour. Larger values are refused by the module and clamped here. */
+export const MAX_TIMEOUT_SECONDS = 3600;
+
 export const DEFAULT_SETTINGS: Settings = {
-  mode: "native",
-  defaultUser: "root",
+  defaultUser: "nixos",
   readinessTimeoutSeconds: 90,
+  activationTimeoutSeconds: 120,
   automountRoot: "/mnt/",
 };
 
@@ -36,10 +41,6 @@ export function parseSettings(text: string, source = CONFIG_FILE): Settings {
   const settings = { ...DEFAULT_SETTINGS };
   const wrongType = (key: string, expected: string) => new ConfigError(`${source}: "${key}" must be ${expected}, not ${JSON.stringify(value[key])}`);
 
-  if (value.mode !== undefined) {
-    if (value.mode !== "native" && value.mode !== "legacy") throw wrongType("mode", '"native" or "legacy"');
-    settings.mode = value.mode;
-  }
   if (value.defaultUser !== undefined) {
     if (typeof value.defaultUser !== "string" || value.defaultUser === "") throw wrongType("defaultUser", "a user name");
     settings.defaultUser = value.defaultUser;
@@ -47,13 +48,23 @@ export function parseSettings(text: string, source = CONFIG_FILE): Settings {
   if (value.readinessTimeoutSeconds !== undefined) {
     const seconds = value.readinessTimeoutSeconds;
     if (typeof seconds !== "number" || !(seconds > 0)) throw wrongType("readinessTimeoutSeconds", "a positive number");
-    settings.readinessTimeoutSeconds = seconds;
+    settings.readinessTimeoutSeconds = clampTimeout(seconds);
+  }
+  if (value.activationTimeoutSeconds !== undefined) {
+    const seconds = value.activationTimeoutSeconds;
+    if (typeof seconds !== "number" || !(seconds >= 0)) throw wrongType("activationTimeoutSeconds", "a number of seconds (0: wait forever)");
+    settings.activationTimeoutSeconds = clampTimeout(seconds);
   }
   if (value.automountRoot !== undefined) {
     if (typeof value.automountRoot !== "string" || !value.automountRoot.startsWith("/")) throw wrongType("automountRoot", "an absolute path");
     settings.automountRoot = value.automountRoot.endsWith("/") ? value.automountRoot : `${value.automountRoot}/`;
   }
   return settings;
+}
+
+/** Timers overflow past 2^31 ms (about 24 days) and fire at once: keep every timeout within an hour. */
+export function clampTimeout(seconds: number): number {
+  return Math.min(seconds, MAX_TIMEOUT_SECONDS);
 }
 
 export function loadSettings(path = CONFIG_FILE): Settings {

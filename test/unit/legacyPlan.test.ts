@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canEnter, FALLBACK_SHELL, parseLegacyArgs, realShell, shellArgv, shellEnv, workingDirectory } from "../../shim/legacyPlan.ts";
-import { ConfigError, DEFAULT_SETTINGS, parseSettings } from "../../src/config.ts";
+import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } from "../../src/config.ts";
 import { parseGroups, parsePasswd } from "../../src/passwd.ts";
 import { planCgroup } from "../../shim/legacyCgroup.ts";
 import { parseMountInfo } from "../../src/mountInfo.ts";
@@ -71,18 +71,25 @@ describe("the user's shell", () => {
 describe("settings and the passwd database", () => {
   it("reads /etc/nixos-wsl-init.json with defaults for what is missing", () => {
     expect(parseSettings("{}")).toEqual(DEFAULT_SETTINGS);
-    expect(parseSettings('{"mode":"legacy","defaultUser":"alice","readinessTimeoutSeconds":5,"automountRoot":"/win"}')).toEqual({
-      mode: "legacy",
+    expect(parseSettings('{"defaultUser":"alice","readinessTimeoutSeconds":5,"activationTimeoutSeconds":0,"automountRoot":"/win"}')).toEqual({
       defaultUser: "alice",
       readinessTimeoutSeconds: 5,
+      activationTimeoutSeconds: 0,
       automountRoot: "/win/",
+    });
+  });
+
+  it("clamps timeouts to an hour, so no timer overflows", () => {
+    expect(parseSettings('{"readinessTimeoutSeconds":3000000,"activationTimeoutSeconds":1e12}')).toMatchObject({
+      readinessTimeoutSeconds: MAX_TIMEOUT_SECONDS,
+      activationTimeoutSeconds: MAX_TIMEOUT_SECONDS,
     });
   });
 
   it.each([
     ["not json", /is not valid JSON/],
     ["[]", /must hold a JSON object/],
-    ['{"mode":"both"}', /"mode" must be "native" or "legacy"/],
+    ['{"activationTimeoutSeconds":-1}', /"activationTimeoutSeconds" must be a number of seconds/],
     ['{"defaultUser":""}', /"defaultUser" must be a user name/],
     ['{"readinessTimeoutSeconds":0}', /"readinessTimeoutSeconds" must be a positive number/],
   ])("explains a bad settings file: %s", (text, message) => {
