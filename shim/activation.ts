@@ -1,38 +1,101 @@
 // Shared by both boot paths (native and legacy): the read-only store, and the
-// NixOS activation script run with its output in the kernel log.
+// NixOS activation script, run with its output in the kernel log and a
+// deadline after which it is stopped so that the boot goes on.
 import type { ActivationResult } from "../src/bootRecord.ts";
 import type { Generation } from "../src/generations.ts";
 import { mount, MS_BIND, MS_RDONLY, MS_REMOUNT } from "../src/libc.ts";
-import type { Logger } from "../src/log.ts";
+import { ACTIVATION_TAG, type Logger, openKernelLog } from "../src/log.ts";
+import { mountAt, readMountInfo } from "../src/mountInfo.ts";
 import { ACTIVATE, NIX_STORE } from "../src/paths.ts";
-import { ACTIVATION_PROGRESS_MS, activationEnv } from "./nativePlan.ts";
+import { deepestProcess, descendantsOf } from "../src/processTree.ts";
+import { ACTIVATION_PROGRESS_MS, activationEnv } from "./activationEnv.ts";
 
-/** The store is immutable: a bind of itself, remounted read-only. */
-export function bindStoreReadOnly(): void {
+/** How long a stopped activation gets between SIGTERM and SIGKILL. */
+const STOP_GRACE_MS = 2_000;
+
+/**
+ * The store is immutable: a bind of itself, remounted read-only. Only once:
+ * binding again on a shared / would double the store's mounts at every start.
+ */
+export function bindStoreReadOnly(): "bound" | "already" {
+  if (mountAt(readMountInfo(), NIX_STORE)?.options.includes("ro")) return "already";
   mount(NIX_STORE, NIX_STORE, null, MS_BIND);
   mount(null, NIX_STORE, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
+  return "bound";
 }
 
-/** Run the generation's activate with its output in the kernel log. A failure is logged, never fatal. */
-export async function runActivation(generation: Generation, log: Logger): Promise<ActivationResult> {
+/** Copy a child's output into a logger, a line at a time. */
+async function copyLines(stream: ReadableStream<Uint8Array>, output: Logger): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) output.info(line);
+  }
+  pending += decoder.decode();
+  if (pending !== "") output.info(pending);
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Run the generation's activate, its output in the kernel log under a tag of
+ * its own. A failure is logged, never fatal. With a deadline (seconds, 0 for
+ * none) a hung activation is stopped, and what it was stuck in is named.
+ */
+export async function runActivation(generation: Generation, log: Logger, deadlineSeconds: number): Promise<ActivationResult> {
   const script = `${generation.storePath}/${ACTIVATE}`;
-  const output = log.kmsgFd ?? "inherit";
-  log.info(`running ${script}`);
+  const output = openKernelLog(undefined, ACTIVATION_TAG);
+  const deadlineNote = deadlineSeconds > 0 ? `it is stopped at ${deadlineSeconds} s (wsl.init.activationTimeout)` : "no deadline is set";
+  log.info(`running ${script}; ${deadlineNote}`);
   const started = performance.now();
-  const progress = setInterval(() => {
-    log.warn(`${script} is still running after ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  }, ACTIVATION_PROGRESS_MS);
-  // Bun.spawn rather than execa or node:child_process: this is PID 1's boot
-  // path, and it starts a child in under a millisecond with no module to load.
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(0);
+
   let outcome: { code: number | null; signal: string | null; error: string | null };
+  let stuckIn: string | null = null;
   try {
-    const child = Bun.spawn([script], { env: activationEnv(process.env), stdio: ["ignore", output, output] });
+    // Bun.spawn rather than execa or node:child_process: this is PID 1's boot path, and
+    // it starts a child in under a millisecond. A session of its own, so it can be stopped whole.
+    const child = Bun.spawn([script], { env: activationEnv(process.env), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const copied = Promise.all([copyLines(child.stdout, output), copyLines(child.stderr, output)]);
+    const whereNow = () => deepestProcess(child.pid)?.commandLine ?? script;
+    const progress = setInterval(() => {
+      log.warn(`${script} is still running after ${seconds()} s, now in: ${whereNow()}; ${deadlineNote}`);
+    }, ACTIVATION_PROGRESS_MS);
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    if (deadlineSeconds > 0) {
+      deadline = setTimeout(() => {
+        stuckIn = whereNow();
+        log.error(
+          `the activation did not finish within ${deadlineSeconds} s; it is stuck in: ${stuckIn}. ` +
+            "Stopping it and booting on with a partly activated system. Find out why with 'journalctl -b' or dmesg once booted; " +
+            "raise the deadline with wsl.init.activationTimeout (0 waits forever).",
+        );
+        const everything = [child.pid, ...descendantsOf(child.pid)];
+        signalAll(everything, "SIGTERM");
+        setTimeout(() => signalAll([child.pid, ...descendantsOf(child.pid), ...everything], "SIGKILL"), STOP_GRACE_MS).unref();
+      }, deadlineSeconds * 1000);
+    }
     await child.exited;
+    clearInterval(progress);
+    clearTimeout(deadline);
+    // Whatever the script left running in the background may hold the pipes open: wait only briefly for them.
+    await Promise.race([copied, Bun.sleep(200)]);
     outcome = { code: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), error: null };
   } catch (error) {
     outcome = { code: null, signal: null, error: (error as Error).message };
   }
-  clearInterval(progress);
+  output.close();
   const durationMs = performance.now() - started;
 
   const activation: ActivationResult = {
@@ -41,9 +104,11 @@ export async function runActivation(generation: Generation, log: Logger): Promis
     signal: outcome.signal,
     error: outcome.error,
     durationMs,
+    deadlineSeconds,
+    stuckIn,
   };
   if (activation.exitCode === 0) log.info(`activation finished in ${durationMs.toFixed(0)} ms`);
-  else log.error(`activation failed (${describeOutcome(activation)}); booting on with a partly activated system`);
+  else if (stuckIn === null) log.error(`activation failed (${describeOutcome(activation)}); booting on with a partly activated system`);
   return activation;
 }
 

@@ -124,7 +124,7 @@ async function bootSystemd(settings: Settings): Promise<LegacyState | null> {
     } catch (error) {
       log.error(`binding /nix/store read-only failed: ${(error as Error).message}`);
     }
-    const activation = await runActivation(generation, log);
+    const activation = await runActivation(generation, log, settings.activationTimeoutSeconds);
     log.close();
     if (activation.exitCode !== 0) say(`the activation script failed (${activation.error ?? `status ${activation.exitCode ?? activation.signal}`}); going on, see dmesg`);
   }

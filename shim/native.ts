@@ -3,6 +3,7 @@
 import { lstatSync, mkdirSync, readlinkSync, unlinkSync } from "node:fs";
 import { resolve } from "node:path";
 import { type BootRecord, peakRssKiB, writeBootRecord } from "../src/bootRecord.ts";
+import { DEFAULT_SETTINGS, loadSettings, type Settings } from "../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED } from "../src/exitCodes.ts";
 import { chooseBootGeneration } from "../src/generations.ts";
 import { execve, mount, MS_BIND, MS_MOVE, MS_NODEV, MS_NOSUID, MS_REC, MS_SHARED, SyscallError } from "../src/libc.ts";
@@ -17,8 +18,11 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
     process.stderr.write(`nixos-wsl-init: ${notPid1Message(pid)}\n`);
     return EXIT_REFUSED;
   }
+  // PID 1 must outlive any stray kill until it becomes systemd (exec resets these handlers).
+  surviveSignals((signal) => log.warn(`ignored ${signal}: PID 1 must not die before systemd runs`));
   const log = openKernelLog();
   log.info(`native shim started as ${argv0}`);
+  const settings = bootSettings(log);
 
   const choice = chooseBootGeneration("/");
   if (choice.kind === "none") {
@@ -55,7 +59,7 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   step("making / a shared mount", () => mount(null, "/", null, MS_REC | MS_SHARED));
   step(`binding ${NIX_STORE} read-only`, bindStoreReadOnly);
 
-  const activation = await runActivation(generation, log);
+  const activation = await runActivation(generation, log, settings.activationTimeoutSeconds);
 
   const systemd = `${generation.storePath}/${SYSTEMD_BINARY}`;
   const argv = systemdArgv(argv0, args);
@@ -79,6 +83,32 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
     log.fatal(`could not start systemd (${systemd}): ${(error as Error).message}\nRepair it from Windows with: ${RECOVERY_COMMAND}`);
   }
   return EXIT_FAILURE;
+}
+
+/** Every signal that would end a process by default, less SIGKILL and SIGSTOP, which nobody can catch. */
+const FATAL_SIGNALS = [
+  "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGPIPE", "SIGVTALRM", "SIGPROF",
+  "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR", "SIGSYS", "SIGTRAP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGSTKFLT",
+] as const;
+
+function surviveSignals(report: (signal: string) => void): void {
+  for (const signal of FATAL_SIGNALS) {
+    try {
+      process.on(signal as NodeJS.Signals, () => report(signal));
+    } catch {
+      // a signal this platform does not have
+    }
+  }
+}
+
+/** The settings, or the defaults with a warning: a bad settings file must never stop the boot. */
+function bootSettings(log: Logger): Settings {
+  try {
+    return loadSettings();
+  } catch (error) {
+    log.warn(`${(error as Error).message}; booting with the default settings`);
+    return DEFAULT_SETTINGS;
+  }
 }
 
 /**

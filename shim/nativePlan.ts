@@ -6,14 +6,6 @@ export function systemdArgv(argv0: string, args: readonly string[]): string[] {
   return [argv0, "--log-target=kmsg", ...args];
 }
 
-/** The activation script's environment: ours, with a locale that exists before activation builds /etc. */
-export function activationEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
-  return { ...env, LANG: "C.UTF-8" };
-}
-
-/** How often a slow activation is reported, so a hung boot is visible in dmesg. */
-export const ACTIVATION_PROGRESS_MS = 15_000;
-
 export function notPid1Message(pid: number): string {
   return [
     `the native shim must run as PID 1 (WSL starts it as /sbin/init); here it is PID ${pid}.`,

@@ -11,6 +11,10 @@ export interface ActivationResult {
   /** Why it could not be started at all, when that happened. */
   readonly error: string | null;
   readonly durationMs: number;
+  /** The deadline it ran under, in seconds (0: none). */
+  readonly deadlineSeconds: number;
+  /** When it was stopped at the deadline: the command line it was stuck in. */
+  readonly stuckIn: string | null;
 }
 
 export interface BootRecord {
@@ -30,10 +34,6 @@ export interface BootRecord {
   readonly peakRssKiB: number;
 }
 
-export function activationSucceeded(activation: ActivationResult): boolean {
-  return activation.exitCode === 0;
-}
-
 /** Written once, by PID 1, before anything else runs that could read it: no temporary file needed. */
 export function writeBootRecord(path: string, record: BootRecord): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
@@ -49,6 +49,7 @@ export function readBootRecord(path: string): BootRecord {
 function describeActivation(activation: ActivationResult): string {
   const took = `${(activation.durationMs / 1000).toFixed(2)} s`;
   if (activation.error) return `could not start: ${activation.error}`;
+  if (activation.stuckIn) return `STOPPED at its deadline of ${activation.deadlineSeconds} s, stuck in: ${activation.stuckIn} (the boot went on)`;
   if (activation.signal) return `killed by ${activation.signal} after ${took}`;
   if (activation.exitCode === 0) return `succeeded in ${took}`;
   return `FAILED with exit code ${activation.exitCode} after ${took} (the boot went on; see dmesg)`;

@@ -9,7 +9,7 @@ const record: BootRecord = {
   bootedAt: "2026-11-21T08:00:00.000Z",
   generation: { number: 41, link: "/nix/var/nix/profiles/system-41-link", storePath: "/nix/store/abc-nixos-system-x" },
   fallbackReason: "/nix/var/nix/profiles/system/activate is missing",
-  activation: { script: "/nix/store/abc-nixos-system-x/activate", exitCode: 2, signal: null, error: null, durationMs: 1234 },
+  activation: { script: "/nix/store/abc-nixos-system-x/activate", exitCode: 2, signal: null, error: null, durationMs: 1234, deadlineSeconds: 120, stuckIn: null },
   systemd: ["/nix/store/abc-nixos-system-x/systemd/lib/systemd/systemd", "--log-target=kmsg"],
   warnings: ["binding /nix/store read-only failed: EPERM"],
   shimMs: 12.345,
@@ -36,6 +36,11 @@ describe("boot record", () => {
     expect(text).toContain("Activation:  FAILED with exit code 2 after 1.23 s");
     expect(text).toContain("Shim time:   12.3 ms before systemd started, 40.0 MiB at most");
     expect(text).toContain("Warning:     binding /nix/store read-only failed: EPERM");
+  });
+
+  it("says when the activation was stopped at its deadline, and what it was stuck in", () => {
+    const stopped = { ...record, activation: { ...record.activation, exitCode: null, signal: "SIGTERM", stuckIn: "sleep 1000" } };
+    expect(formatBootRecord(stopped)).toContain("Activation:  STOPPED at its deadline of 120 s, stuck in: sleep 1000 (the boot went on)");
   });
 
   it("refuses a record of another format", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatKmsgLine, formatStderrLine, Level, openKernelLog } from "../../src/log.ts";
+import { formatKmsgLine, formatStderrLine, Level, MAX_RECORD_TEXT, openKernelLog, splitRecords } from "../../src/log.ts";
 
 describe("kernel log", () => {
   it("tags every line with the level and the program", () => {
@@ -16,7 +16,7 @@ describe("kernel log", () => {
       const device = join(dir, "kmsg");
       writeFileSync(device, "earlier\n");
       const log = openKernelLog(device);
-      expect(log.kmsgFd).not.toBeNull();
+      expect(log.toKernel).toBe(true);
       log.info("one\ntwo");
       log.error("three");
       log.close();
@@ -30,10 +30,19 @@ describe("kernel log", () => {
     const dir = mkdtempSync(join(tmpdir(), "kmsg-"));
     try {
       const log = openKernelLog(join(dir, "kmsg"));
-      expect(log.kmsgFd).toBeNull();
+      expect(log.toKernel).toBe(false);
       expect(() => readFileSync(join(dir, "kmsg"))).toThrow();
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+
+  it("cuts a long line into records the kernel accepts, never inside a character", () => {
+    const long = "é".repeat(1000); // 2000 bytes
+    const records = splitRecords(`short\n${long}`);
+    expect(records[0]).toBe("short");
+    expect(records.slice(1).join("")).toBe(long);
+    for (const record of records) expect(Buffer.byteLength(record)).toBeLessThanOrEqual(MAX_RECORD_TEXT);
+    expect(records).toHaveLength(4);
   });
 });
