@@ -16,7 +16,12 @@ let
 
   exe = "${cfg.package}/bin/nixos-wsl-init";
 
-  wslConf =
+  wslConf = {
+    # Where WSL mounts the Windows drives; the executable reads the same value
+    # (automountRoot) to tell Windows' PATH entries from Linux's.
+    automount.root = cfg.automountRoot;
+  }
+  // (
     if cfg.mode == "native" then
       {
         boot.systemd = true;
@@ -27,11 +32,15 @@ let
         # Old WSL cannot start systemd: root logs in, and its shell starts it.
         boot.systemd = false;
         user.default = "root";
-      };
+      }
+  );
 
+  # Exactly the keys src/config.ts reads, with the same defaults. The mode is
+  # not among them: it only chooses the wiring below.
   settings = {
-    inherit (cfg) mode defaultUser;
+    inherit (cfg) defaultUser automountRoot;
     readinessTimeoutSeconds = cfg.legacy.readinessTimeout;
+    activationTimeoutSeconds = cfg.activationTimeout;
   };
 in
 {
@@ -61,15 +70,38 @@ in
     };
 
     defaultUser = mkOption {
-      type = types.str;
+      # The executable refuses an empty user name.
+      type = types.nonEmptyStr;
       default = "nixos";
       description = "The user whose shell WSL opens (in legacy mode, the user whose shell syschdemd runs).";
     };
 
     legacy.readinessTimeout = mkOption {
-      type = types.ints.positive;
+      type = types.ints.between 1 3600;
       default = 90;
-      description = "Seconds legacy mode waits for systemd to report running or degraded before it gives up.";
+      description = "Seconds (at most an hour) legacy mode waits for systemd to report running or degraded before it gives up.";
+    };
+
+    activationTimeout = mkOption {
+      type = types.ints.between 0 3600;
+      default = 120;
+      description = ''
+        Seconds (at most an hour) the NixOS activation may run at boot; 0 waits
+        forever. At the deadline the activation is stopped, the kernel log names
+        what it was stuck in, and the boot goes on.
+      '';
+    };
+
+    automountRoot = mkOption {
+      type = types.strMatching "/.*";
+      default = "/mnt/";
+      example = "/windows/";
+      description = ''
+        Where WSL mounts the Windows drives: written to wsl.conf's
+        `[automount] root` (with the default, `C:` is /mnt/c). The executable
+        reads the same value: PATH entries below it are Windows' own, and the
+        user's shell gets them in WSLPATH rather than PATH.
+      '';
     };
   };
 

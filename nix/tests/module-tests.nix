@@ -2,7 +2,8 @@
 # Only the few NixOS options the module sets are declared here, as NixOS
 # declares them (trimmed to what matters), so nixpkgs' lib is all it needs:
 #   nix-instantiate --eval --strict --json nix/tests/module-tests.nix --arg lib 'import <nixpkgs/lib>' -A failures
-# `failures` is [] when every test passes; `badMode` must fail to evaluate.
+# `failures` is [] when every test passes; `badMode` and `badReadinessTimeout`
+# must fail to evaluate, with a type error.
 { lib }:
 
 let
@@ -66,8 +67,20 @@ let
     mode = "legacy";
     defaultUser = "alice";
     legacy.readinessTimeout = 30;
+    activationTimeout = 0;
+    automountRoot = "/windows/";
   }).config;
   disabled = (evalWith { }).config;
+
+  settingsOf = config: builtins.fromJSON config.environment.etc."nixos-wsl-init.json".text;
+
+  # Whether the module refuses these settings (the type check throws).
+  rejects =
+    settings:
+    !(builtins.tryEval (builtins.deepSeq (settingsOf (evalWith ({
+      enable = true;
+      inherit package;
+    } // settings)).config) true)).success;
 
   activation = config: name: config.system.activationScripts.${name}.text or config.system.activationScripts.${name};
 
@@ -90,12 +103,16 @@ in
           mode = options.mode.value;
           defaultUser = options.defaultUser.value;
           readinessTimeout = options.legacy.readinessTimeout.value;
+          activationTimeout = options.activationTimeout.value;
+          automountRoot = options.automountRoot.value;
         };
       expected = {
         enable = false;
         mode = "native";
         defaultUser = "nixos";
         readinessTimeout = 90;
+        activationTimeout = 120;
+        automountRoot = "/mnt/";
       };
     };
 
@@ -114,15 +131,17 @@ in
 
     testNativeWslConf = {
       expr = native.environment.etc."wsl.conf".text;
-      expected = "[boot]\nsystemd=true\n\n[user]\ndefault=nixos\n";
+      expected = "[automount]\nroot=/mnt/\n\n[boot]\nsystemd=true\n\n[user]\ndefault=nixos\n";
     };
 
     testNativeSettings = {
       expr = builtins.fromJSON native.environment.etc."nixos-wsl-init.json".text;
+      # Exactly the keys and defaults of src/config.ts; no mode.
       expected = {
-        mode = "native";
         defaultUser = "nixos";
         readinessTimeoutSeconds = 90;
+        activationTimeoutSeconds = 120;
+        automountRoot = "/mnt/";
       };
     };
 
@@ -153,15 +172,16 @@ in
 
     testLegacyWslConf = {
       expr = legacy.environment.etc."wsl.conf".text;
-      expected = "[boot]\nsystemd=false\n\n[user]\ndefault=root\n";
+      expected = "[automount]\nroot=/windows/\n\n[boot]\nsystemd=false\n\n[user]\ndefault=root\n";
     };
 
     testLegacySettings = {
       expr = builtins.fromJSON legacy.environment.etc."nixos-wsl-init.json".text;
       expected = {
-        mode = "legacy";
         defaultUser = "alice";
         readinessTimeoutSeconds = 30;
+        activationTimeoutSeconds = 0;
+        automountRoot = "/windows/";
       };
     };
 
@@ -173,6 +193,59 @@ in
     testLegacyLeavesSbinInit = {
       expr = legacy.system.activationScripts ? nixos-wsl-init-sbin-init;
       expected = false;
+    };
+
+    testActivationTimeoutRendered = {
+      expr = map (seconds: (settingsOf (evalWith {
+        enable = true;
+        inherit package;
+        activationTimeout = seconds;
+      }).config).activationTimeoutSeconds) [ 0 600 3600 ];
+      expected = [ 0 600 3600 ];
+    };
+
+    testReadinessTimeoutUpToAnHour = {
+      expr = (settingsOf (evalWith {
+        enable = true;
+        inherit package;
+        mode = "legacy";
+        legacy.readinessTimeout = 3600;
+      }).config).readinessTimeoutSeconds;
+      expected = 3600;
+    };
+
+    # One value, one meaning: where WSL mounts the drives is where the executable looks for them.
+    testAutomountRootInWslConfAndSettings = {
+      expr = map (mode:
+        let
+          config = (evalWith {
+            enable = true;
+            inherit package mode;
+            automountRoot = "/win";
+          }).config;
+        in
+        {
+          wslConf = lib.filter (line: lib.hasPrefix "root=" line) (lib.splitString "\n" config.environment.etc."wsl.conf".text);
+          settings = (settingsOf config).automountRoot;
+        }) [ "native" "legacy" ];
+      expected = lib.replicate 2 {
+        wslConf = [ "root=/win" ];
+        settings = "/win";
+      };
+    };
+
+    # Values the executable would refuse or clamp are refused here, before they reach it.
+    testOutOfRangeValuesRejected = {
+      expr = map (settings: rejects settings) [
+        { legacy.readinessTimeout = 0; }
+        { legacy.readinessTimeout = 3601; }
+        { activationTimeout = -1; }
+        { activationTimeout = 3601; }
+        { automountRoot = "mnt/"; }
+        { automountRoot = ""; }
+        { defaultUser = ""; }
+      ];
+      expected = lib.replicate 7 true;
     };
 
     testEveryOptionDocumented = {
@@ -190,6 +263,8 @@ in
           hasDefault = true;
         })
         [
+          "wsl.init.activationTimeout"
+          "wsl.init.automountRoot"
           "wsl.init.defaultUser"
           "wsl.init.enable"
           "wsl.init.legacy.readinessTimeout"
@@ -205,6 +280,14 @@ in
   };
 
   # Must not evaluate: the error names the option and the allowed values.
+  badReadinessTimeout =
+    (evalWith {
+      enable = true;
+      inherit package;
+      mode = "legacy";
+      legacy.readinessTimeout = 3000000;
+    }).config.environment.etc."nixos-wsl-init.json".text;
+
   badMode =
     (evalWith {
       enable = true;

@@ -19,6 +19,16 @@ in
       expected = true;
     };
 
+    # execa runs commands for the tests only: neither it nor what it pulls in is built into the executable.
+    testTestOnlyPackagesAreNotRuntime = {
+      expr = lib.filter (path: modules ? ${path}) [
+        "node_modules/execa"
+        "node_modules/cross-spawn"
+        "node_modules/npm-run-path"
+      ];
+      expected = [ ];
+    };
+
     testDropsDevDependenciesFromPackageJson = {
       expr = {
         dev = prepared.package ? devDependencies;
