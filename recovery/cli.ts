@@ -4,11 +4,11 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
 import { listGenerations } from "../src/generations.ts";
-import { CLONE_NEWNS, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
 import { NIXOS_MARKER, RECOVERY_COMMAND, SYSTEM_DISTRO_MOUNT } from "../src/paths.ts";
 import { hostPath, resolveInRoot } from "../src/rootPath.ts";
+import { StepError } from "../src/stepError.ts";
 import { makeWritable } from "./chrootMounts.ts";
-import { enterGeneration } from "./enter.ts";
+import { enterGeneration, privateMountNamespace } from "./enter.ts";
 import { formatGenerationTable, generationsJson } from "./list.ts";
 import { parseRecoveryArgs, type RecoveryRequest, UsageError } from "./options.ts";
 import { chrootEnv, commandArgv } from "./plan.ts";
@@ -82,7 +82,7 @@ export async function runRecovery(args: readonly string[]): Promise<number> {
         return await runEnter(root, request);
     }
   } catch (error) {
-    if (!(error instanceof SelectionError)) throw error;
+    if (!(error instanceof SelectionError) && !(error instanceof StepError)) throw error;
     say(error.message);
     return EXIT_FAILURE;
   }
@@ -90,11 +90,16 @@ export async function runRecovery(args: readonly string[]): Promise<number> {
 
 function runRollback(root: string, request: Extract<RecoveryRequest, { action: "rollback" }>): number {
   const generation = selectGeneration(root, request.generation);
-  // A private mount namespace for this thread, so the distro is writable here without changing the caller's mounts.
-  unshare(CLONE_NEWNS);
-  mount(null, "/", null, MS_REC | MS_PRIVATE);
-  makeWritable(root);
-  const result = rollback(root, generation);
+  // The distro is made writable in a private mount namespace, so the caller's mounts stay as they were.
+  privateMountNamespace();
+  const writable = makeWritable(root);
+  let result;
+  try {
+    result = rollback(root, generation);
+  } finally {
+    const warning = writable.restore();
+    if (warning) say(`warning: ${warning}`);
+  }
   if (!result.changed) {
     process.stdout.write(`generation ${generation.number} is already the default (system -> ${result.newTarget})\n`);
   } else {

@@ -1,20 +1,28 @@
-// Entering a generation. The caller's process makes a new mount and PID
-// namespace and starts a copy of this executable in it (the "inner" process,
-// PID 1 there), which mounts what the chroot needs, runs the activation and
-// tmpfiles, and runs the command. When the inner process ends, the kernel
-// kills whatever the command left behind and the namespace with its mounts goes.
+// Entering a generation. The caller's process makes a private mount
+// namespace (for its own thread and children), prepares the root, and chroots
+// into it. Then the generation's own util-linux `unshare` starts a copy of
+// this executable as PID 1 of a new PID namespace with a fresh /proc (the
+// "inner" process), which runs the activation, tmpfiles and the command. When
+// the inner process ends, the kernel kills whatever the command left behind,
+// and the mounts go with the namespace.
+//
+// No bun process here ever calls unshare(CLONE_NEWPID) on itself: bun starts
+// threads later, and in a process whose children belong to another PID
+// namespace, creating a thread fails and bun aborts.
+import { closeSync, openSync } from "node:fs";
 import { constants } from "node:os";
-import { EXIT_FAILURE } from "../src/exitCodes.ts";
 import { RECOVERY_INNER } from "../src/invocation.ts";
-import { chroot, CLONE_NEWNS, CLONE_NEWPID, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
-import { makeWritable, mountApiFilesystems } from "./chrootMounts.ts";
-import { activationEnv, type EnterPlan, exitStatus } from "./plan.ts";
+import { chroot, CLONE_NEWNS, fchdir, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
+import { inStep } from "../src/stepError.ts";
+import { bindExecutableInside, makeWritable, mountApiFilesystems } from "./chrootMounts.ts";
+import { type EnterPlan, exitStatus, recoveryActivationEnv } from "./plan.ts";
+import { RECOVERY_COMMAND } from "../src/paths.ts";
 
-function say(message: string): void {
+function tell(message: string): void {
   process.stderr.write(`nixos-wsl-recovery: ${message}\n`);
 }
 
-/** Ctrl-C belongs to the command inside; neither process in between may die of it. */
+/** Ctrl-C belongs to the command inside; no process in between may die of it. */
 function ignoreInterrupts(): void {
   for (const signal of ["SIGINT", "SIGQUIT"] as const) process.on(signal, () => {});
 }
@@ -25,44 +33,76 @@ function statusOf(child: { exitCode: number | null; signalCode: string | number 
   return exitStatus(child.exitCode, number);
 }
 
-/** In the caller's process: new namespaces, then the inner process in them. Returns the command's exit status. */
-export async function enterGeneration(plan: EnterPlan): Promise<number> {
-  // Affects this thread and the children it starts: the caller's own mounts are never touched.
-  unshare(CLONE_NEWNS | CLONE_NEWPID);
-  ignoreInterrupts();
-  const inner = Bun.spawn([process.execPath, RECOVERY_INNER, JSON.stringify(plan)], {
-    stdio: ["inherit", "inherit", "inherit"],
-    env: process.env,
-  });
-  await inner.exited;
-  return statusOf(inner);
+/** A private mount namespace for this thread and its children: nothing mounted here reaches the caller. */
+export function privateMountNamespace(): void {
+  inStep("making a private mount namespace", () => unshare(CLONE_NEWNS), () => `Recovery needs root with CAP_SYS_ADMIN. From Windows, run:\n  ${RECOVERY_COMMAND}`);
+  inStep("making the mounts of the private namespace private", () => mount(null, "/", null, MS_REC | MS_PRIVATE));
 }
 
-/** In the inner process, PID 1 of the new namespaces. */
-export async function runRecoveryInner(planJson: string): Promise<number> {
-  const plan = JSON.parse(planJson) as EnterPlan;
-  ignoreInterrupts();
+/** In the caller's process: prepare and enter the root, run the inner process there. Returns the command's exit status. */
+export async function enterGeneration(plan: EnterPlan): Promise<number> {
+  privateMountNamespace();
+  const writable = makeWritable(plan.root);
   try {
-    mount(null, "/", null, MS_REC | MS_PRIVATE);
-    const writable = makeWritable(plan.root);
-    if (writable && !plan.silent) say(writable);
-    for (const warning of mountApiFilesystems(plan.root)) say(`warning: ${warning}`);
-    chroot(plan.root);
-    process.chdir("/");
-  } catch (error) {
-    say(`could not prepare ${plan.root} for a chroot: ${(error as Error).message}`);
-    return EXIT_FAILURE;
+    if (writable.done && !plan.silent) tell(writable.done);
+    for (const warning of mountApiFilesystems(plan.root)) tell(`warning: ${warning}`);
+    const inner = bindExecutableInside(plan.root, process.execPath);
+    // Kept open to come back out of the chroot: a filesystem made writable is made read-only again from outside.
+    const outside = openSync("/", "r");
+    try {
+      inStep(`entering ${plan.root} (chroot)`, () => chroot(plan.root));
+      process.chdir("/");
+      ignoreInterrupts();
+      return await runInPidNamespace(plan, inner);
+    } finally {
+      fchdir(outside);
+      chroot(".");
+      closeSync(outside);
+    }
+  } finally {
+    const warning = writable.restore();
+    if (warning) tell(`warning: ${warning}`);
   }
+}
 
+/** The generation's unshare starts the inner process as PID 1 of a new PID namespace; without one, it runs here. */
+async function runInPidNamespace(plan: EnterPlan, inner: string): Promise<number> {
+  const unshareTool = `${plan.system}/sw/bin/unshare`;
+  let child;
+  try {
+    // --kill-child: if unshare dies (its terminal hung up), the inner process and all under it die too.
+    child = Bun.spawn([unshareTool, "--fork", "--pid", "--mount-proc", "--kill-child", "--", inner, RECOVERY_INNER, JSON.stringify(plan)], {
+      stdio: ["inherit", "inherit", "inherit"],
+      env: plan.env,
+      cwd: "/",
+    });
+  } catch (error) {
+    tell(
+      `warning: cannot run ${unshareTool} (${(error as Error).message}); running without a PID namespace of its own, ` +
+        "so processes the command leaves in the background are not stopped when it ends",
+    );
+    return runInside(plan);
+  }
+  await child.exited;
+  return statusOf(child);
+}
+
+/** In the inner process, PID 1 of the new PID namespace, already inside the root. */
+export async function runRecoveryInner(planJson: string): Promise<number> {
+  ignoreInterrupts();
+  return runInside(JSON.parse(planJson) as EnterPlan);
+}
+
+/** Activation, tmpfiles, then the command, inside the root; returns the command's exit status. */
+async function runInside(plan: EnterPlan): Promise<number> {
   await runActivation(plan);
   await createTmpfiles(plan);
-
   try {
     const command = Bun.spawn([...plan.argv], { stdio: ["inherit", "inherit", "inherit"], env: plan.env, cwd: "/" });
     await command.exited;
     return statusOf(command);
   } catch (error) {
-    say(`cannot run ${plan.argv[0]} inside ${plan.label}: ${(error as Error).message}`);
+    tell(`cannot run ${plan.argv[0]} inside ${plan.label}: ${(error as Error).message}`);
     return 127;
   }
 }
@@ -71,12 +111,12 @@ async function runActivation(plan: EnterPlan): Promise<void> {
   const script = `${plan.system}/activate`;
   const output = plan.silent ? "ignore" : 2; // the activation's chatter goes to stderr, never into a command's stdout
   try {
-    const child = Bun.spawn([script], { stdio: ["ignore", output, output], env: activationEnv(plan), cwd: "/" });
+    const child = Bun.spawn([script], { stdio: ["ignore", output, output], env: recoveryActivationEnv(plan), cwd: "/" });
     await child.exited;
     const status = statusOf(child);
-    if (status !== 0) say(`the activation script of ${plan.label} failed (status ${status}); going on with a partly activated system`);
+    if (status !== 0) tell(`the activation script of ${plan.label} failed (status ${status}); going on with a partly activated system`);
   } catch (error) {
-    say(`the activation script of ${plan.label} could not run (${(error as Error).message}); going on without it`);
+    tell(`the activation script of ${plan.label} could not run (${(error as Error).message}); going on without it`);
   }
 }
 
@@ -90,8 +130,8 @@ async function createTmpfiles(plan: EnterPlan): Promise<void> {
       cwd: "/",
     });
     await child.exited;
-    if (child.exitCode !== 0 && !plan.silent) say(`systemd-tmpfiles reported problems (status ${statusOf(child)}); going on`);
+    if (child.exitCode !== 0 && !plan.silent) tell(`systemd-tmpfiles reported problems (status ${statusOf(child)}); going on`);
   } catch (error) {
-    if (!plan.silent) say(`could not run ${tmpfiles} (${(error as Error).message}); going on`);
+    if (!plan.silent) tell(`could not run ${tmpfiles} (${(error as Error).message}); going on`);
   }
 }

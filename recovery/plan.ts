@@ -44,7 +44,7 @@ export function localeArchive(system: string): string {
 }
 
 /** The activation script's environment, as nixos-enter gives it. */
-export function activationEnv(plan: EnterPlan): Record<string, string> {
+export function recoveryActivationEnv(plan: EnterPlan): Record<string, string> {
   return { ...plan.env, IN_NIXOS_ENTER: "1", LOCALE_ARCHIVE: localeArchive(plan.system) };
 }
 

@@ -8,6 +8,7 @@ const { symbols: c } = dlopen("libc.so.6", {
   execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   unshare: { args: [FFIType.i32], returns: FFIType.i32 },
   chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
+  fchdir: { args: [FFIType.i32], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
@@ -29,14 +30,19 @@ export const MS_SHARED = 0x100000;
 export const CLONE_NEWNS = 0x20000;
 export const CLONE_NEWPID = 0x20000000;
 
-/** A failed system call, carrying errno so callers can explain it. */
+/** The errno values callers tell apart, by the names Node gives them. */
+const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 22: "EINVAL", 30: "EROFS" };
+
+/** A failed system call, carrying errno (and its name in `code`, as Node's errors do) so callers can explain it. */
 export class SyscallError extends Error {
+  readonly code: string | undefined;
   constructor(
     readonly call: string,
     readonly errno: number,
   ) {
-    super(`${call}: ${errnoMessage(errno)} (errno ${errno})`);
+    super(`${call}: ${errnoMessage(errno)}`);
     this.name = "SyscallError";
+    this.code = ERRNO_NAMES[errno];
   }
 }
 
@@ -80,6 +86,11 @@ export function unshare(flags: number): void {
 
 export function chroot(path: string): void {
   check(c.chroot(cstr(path)), `chroot(${path})`);
+}
+
+/** Make the directory open as `fd` the working directory (with chroot("."), the way back out of a chroot). */
+export function fchdir(fd: number): void {
+  check(c.fchdir(fd), "fchdir");
 }
 
 const LOCK_EX = 2;

@@ -3,6 +3,8 @@
 // only when asked for.
 import { version } from "../package.json";
 import { EXIT_USAGE } from "./exitCodes.ts";
+import { openKernelLog } from "./log.ts";
+import { describeFailure } from "./stepError.ts";
 
 import { HELP, parseInvocation } from "./invocation.ts";
 
@@ -37,7 +39,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`nixos-wsl-init: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    const message = describeFailure(error);
+    // As PID 1 nobody may read stderr: the kernel log is where the user looks (dmesg from the system distro).
+    if (process.pid === 1) openKernelLog().fatal(message);
+    else process.stderr.write(`nixos-wsl-init: ${message}\n`);
     process.exit(1);
   },
 );

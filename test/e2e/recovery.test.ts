@@ -57,7 +57,7 @@ describe("nixos-wsl-recovery entering a generation", () => {
     expect(run.exitCode).toBe(0);
     const lines = run.stdout.split("\n");
     expect(lines.slice(0, 2)).toEqual(["dev-ok", "sys-ok"]);
-    expect(lines[2]).toBe("pid1=nixos-wsl-recov"); // the recovery's own process, PID 1 of the new namespace
+    expect(lines[2]).toBe("pid1=nixos-wsl-init"); // the recovery's inner process, PID 1 of the new namespace
     expect(Number(lines[3]!.replace("self=", ""))).toBeLessThan(20);
     expect(run.stdout).toContain(readFileSync("/etc/resolv.conf", "utf8").trim());
     expect(run.mountsUnchanged).toBe(true);

@@ -3,10 +3,15 @@
 // /mnt/wslg/distro (with the host's /usr inside it, for the programs its
 // generations link to), and the recovery entry is run from there. The mount
 // table is recorded before and after, to show that nothing was left behind.
+//
+// The distro can also live on a disk image: a filesystem mounted read-only
+// (the kernel's flag on the filesystem, not only on the mount), or a
+// read-only device. Their loop devices are released when the namespace ends.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { sleep, waitFor } from "./proc.ts";
 
 export interface SystemDistroRun {
   readonly exitCode: number;
@@ -14,53 +19,176 @@ export interface SystemDistroRun {
   readonly stderr: string;
   /** Whether the namespace's mount table was the same after the run as before it. */
   readonly mountsUnchanged: boolean;
+  /** The mount table lines of /mnt/wslg/distro before and after. */
+  readonly distroMountBefore: string;
+  readonly distroMountAfter: string;
 }
+
+/** How the distro is mounted: a read-only bind of a directory (as WSL does), or a disk image. */
+export type DistroDisk = "directory" | "read-only-filesystem" | "read-only-device";
 
 export interface SystemDistroOptions {
   /** Run as this uid/gid instead of root. */
   readonly user?: number;
   /** Run the entry chrooted into the NixOS root itself, i.e. "inside NixOS". */
   readonly insideNixos?: boolean;
+  /** Run as root without CAP_SYS_ADMIN. */
+  readonly withoutSysAdmin?: boolean;
+  readonly disk?: DistroDisk;
 }
 
 const SCRIPT = `
 set -eu
-root=$1 work=$2 user=$3 inside=$4; shift 4
+root=$1 work=$2 user=$3 inside=$4 caps=$5 disk=$6 terminal=$7; shift 7
 mount -t tmpfs wslg-stand-in /mnt
 mkdir -p /mnt/wslg/distro
-mount --bind -o ro "$root" /mnt/wslg/distro
+case "$disk" in
+  directory) mount --bind -o ro "$root" /mnt/wslg/distro ;;
+  # A read-write loop device whose filesystem is then made read-only.
+  read-only-filesystem) mount -o loop "$work/image" /mnt/wslg/distro; mount -o remount,ro /mnt/wslg/distro ;;
+  # mount sets the loop device itself up read-only.
+  read-only-device) mount -o loop,ro "$work/image" /mnt/wslg/distro ;;
+esac
 mount --bind -o ro /usr /mnt/wslg/distro/usr
 # Inside a running NixOS, /proc is there.
 if [ "$inside" = 1 ]; then mount -t proc proc /mnt/wslg/distro/proc; fi
 cat /proc/self/mountinfo > "$work/before"
+entry=/mnt/wslg/distro/bin/nixos-wsl-recovery
 set +e
 if [ "$inside" = 1 ]; then
-  chroot /mnt/wslg/distro /bin/nixos-wsl-recovery "$@" > "$work/stdout" 2> "$work/stderr"
+  set -- chroot /mnt/wslg/distro /bin/nixos-wsl-recovery "$@"
 elif [ "$user" != root ]; then
-  setpriv --reuid="$user" --regid="$user" --clear-groups /mnt/wslg/distro/bin/nixos-wsl-recovery "$@" > "$work/stdout" 2> "$work/stderr"
+  set -- setpriv --reuid="$user" --regid="$user" --clear-groups "$entry" "$@"
+elif [ "$caps" = drop ]; then
+  set -- setpriv --bounding-set -sys_admin "$entry" "$@"
 else
-  /mnt/wslg/distro/bin/nixos-wsl-recovery "$@" > "$work/stdout" 2> "$work/stderr"
+  set -- "$entry" "$@"
+fi
+if [ "$terminal" = 1 ]; then
+  "$@"
+else
+  "$@" > "$work/stdout" 2> "$work/stderr"
 fi
 echo $? > "$work/rc"
 cat /proc/self/mountinfo > "$work/after"
 `;
 
-export async function runFromSystemDistro(root: string, args: readonly string[], options: SystemDistroOptions = {}): Promise<SystemDistroRun> {
+function prepare(root: string, options: SystemDistroOptions): { work: string; args: (terminal: boolean, args: readonly string[]) => string[] } {
   const work = mkdtempSync(join(tmpdir(), "nixos-wsl-init-sysdistro-"));
+  writeFileSync(join(work, "script.sh"), SCRIPT);
+  const disk = options.disk ?? "directory";
+  const args = (terminal: boolean, rest: readonly string[]) => [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    join(work, "script.sh"),
+    root,
+    work,
+    options.user === undefined ? "root" : String(options.user),
+    options.insideNixos ? "1" : "0",
+    options.withoutSysAdmin ? "drop" : "keep",
+    disk,
+    terminal ? "1" : "0",
+    ...rest,
+  ];
+  return { work, args };
+}
+
+/** The mount table line of the distro itself. */
+function distroLine(mountinfo: string): string {
+  return mountinfo.split("\n").find((line) => line.split(" ")[4] === "/mnt/wslg/distro") ?? "";
+}
+
+function results(work: string, output: { stdout: string; stderr: string } | null): SystemDistroRun {
+  const read = (name: string) => readFileSync(join(work, name), "utf8");
+  return {
+    exitCode: Number(read("rc").trim()),
+    stdout: output?.stdout ?? read("stdout"),
+    stderr: output?.stderr ?? read("stderr"),
+    mountsUnchanged: read("before") === read("after"),
+    distroMountBefore: distroLine(read("before")),
+    distroMountAfter: distroLine(read("after")),
+  };
+}
+
+/** A disk image holding the root, for the read-only disk kinds. */
+async function makeImage(root: string, work: string): Promise<void> {
+  await execa("truncate", ["-s", "512M", join(work, "image")]);
+  await execa("mkfs.ext4", ["-q", "-d", root, join(work, "image")]);
+}
+
+export async function runFromSystemDistro(root: string, args: readonly string[], options: SystemDistroOptions = {}): Promise<SystemDistroRun> {
+  const { work, args: unshareArgs } = prepare(root, options);
   try {
-    writeFileSync(join(work, "script.sh"), SCRIPT);
-    const user = options.user === undefined ? "root" : String(options.user);
-    await execa("unshare", ["--mount", "--propagation", "private", "sh", join(work, "script.sh"), root, work, user, options.insideNixos ? "1" : "0", ...args], {
-      timeout: 60_000,
-    });
-    const read = (name: string) => readFileSync(join(work, name), "utf8");
-    return {
-      exitCode: Number(read("rc").trim()),
-      stdout: read("stdout"),
-      stderr: read("stderr"),
-      mountsUnchanged: read("before") === read("after"),
-    };
+    if ((options.disk ?? "directory") !== "directory") await makeImage(root, work);
+    await execa("unshare", unshareArgs(false, args), { timeout: 60_000 });
+    return results(work, null);
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The recovery entry on a terminal, as a person meets it: a tmux session of
+ * its own (its own server socket), driven with send-keys and read with
+ * capture-pane. stop() ends the server and everything in it.
+ */
+export class TerminalSession {
+  private constructor(
+    private readonly socket: string,
+    private readonly work: string,
+  ) {}
+
+  static async start(root: string, args: readonly string[]): Promise<TerminalSession> {
+    const { work, args: unshareArgs } = prepare(root, {});
+    const socket = `nixos-wsl-init-test-${process.pid}-${Date.now()}`;
+    const command = ["unshare", ...unshareArgs(true, args)].map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(" ");
+    // remain-on-exit keeps the pane readable after the command ends.
+    await execa("tmux", ["-L", socket, "new-session", "-d", "-x", "160", "-y", "40", command]);
+    await execa("tmux", ["-L", socket, "set-option", "-t", "0", "remain-on-exit", "on"]);
+    return new TerminalSession(socket, work);
+  }
+
+  async type(text: string): Promise<void> {
+    await execa("tmux", ["-L", this.socket, "send-keys", "-t", "0", "-l", text]);
+    await execa("tmux", ["-L", this.socket, "send-keys", "-t", "0", "Enter"]);
+  }
+
+  async press(key: string): Promise<void> {
+    await execa("tmux", ["-L", this.socket, "send-keys", "-t", "0", key]);
+  }
+
+  async screen(): Promise<string> {
+    return (await execa("tmux", ["-L", this.socket, "capture-pane", "-p", "-t", "0", "-S", "-200"])).stdout;
+  }
+
+  /** Wait until the screen shows `text`. */
+  async waitForText(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (typeof text === "string" ? screen.includes(text) : text.test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(text)} on the terminal; it shows:\n${screen}`);
+      await sleep(100);
+    }
+  }
+
+  /** The run's results once the entry has returned. */
+  async finished(timeoutMs = 20_000): Promise<SystemDistroRun> {
+    await waitFor("the recovery run to end", timeoutMs, () => {
+      try {
+        return readFileSync(join(this.work, "after"), "utf8").length > 0;
+      } catch {
+        return false;
+      }
+    });
+    const screen = await this.screen();
+    return results(this.work, { stdout: screen, stderr: screen });
+  }
+
+  async stop(): Promise<void> {
+    await execa("tmux", ["-L", this.socket, "kill-server"], { reject: false });
+    rmSync(this.work, { recursive: true, force: true });
   }
 }

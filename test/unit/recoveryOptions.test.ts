@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseRecoveryArgs } from "../../recovery/options.ts";
-import { activationEnv, chrootEnv, commandArgv, exitStatus } from "../../recovery/plan.ts";
+import { chrootEnv, commandArgv, exitStatus, recoveryActivationEnv } from "../../recovery/plan.ts";
 import { pathInsideRoot } from "../../recovery/select.ts";
 
 const SYSTEM = "/nix/store/abc-nixos-system";
@@ -71,7 +71,7 @@ describe("entering plan", () => {
     expect(env).toMatchObject({ PATH: `/run/wrappers/bin:${SYSTEM}/sw/bin`, TERM: "xterm", HOME: "/root", USER: "root" });
     expect(env).not.toHaveProperty("WSL_INTEROP");
     const plan = { root: "/r", system: SYSTEM, label: "x", argv: [], env, silent: false };
-    expect(activationEnv(plan)).toMatchObject({ IN_NIXOS_ENTER: "1", LOCALE_ARCHIVE: `${SYSTEM}/sw/lib/locale/locale-archive` });
+    expect(recoveryActivationEnv(plan)).toMatchObject({ IN_NIXOS_ENTER: "1", LOCALE_ARCHIVE: `${SYSTEM}/sw/lib/locale/locale-archive` });
   });
 
   it("reports exit codes as a shell does", () => {
