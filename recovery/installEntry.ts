@@ -2,18 +2,65 @@
 // WSL system distribution runs as /mnt/wslg/distro/bin/nixos-wsl-recovery.
 // It is a copy of this executable (the system distro cannot follow a link
 // into /nix/store, it has no /nix) whose dynamic loader is the FHS one.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { fhsInterpreter, readInterpreter, writeInterpreter } from "../src/elf.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
+import { errnoCode, errnoText } from "../src/rootPath.ts";
 
 const USAGE = `Usage: nixos-wsl-init install-recovery DEST [--stamp FILE]
   DEST          where to write the entry, e.g. /bin/nixos-wsl-recovery
-  --stamp FILE  remember in FILE which executable DEST was made from, and do
-                nothing when it is the same one (activation runs at every boot)`;
+  --stamp FILE  remember in FILE which executable DEST was made from and the
+                size and SHA-256 of what was written; do nothing when DEST is
+                still exactly that (activation runs at every boot), write it
+                again when it changed or was damaged`;
 
-/** Copy `source` to `destination` so that it runs on a system without /nix. Atomic: a new file renamed into place. */
-export function installRecoveryEntry(source: string, destination: string): { interpreter: string | null; patched: boolean } {
+export interface InstalledEntry {
+  readonly interpreter: string | null;
+  readonly patched: boolean;
+}
+
+/** The size and SHA-256 of a file, read through once. */
+export function fileDigest(path: string): { size: number; sha256: string } {
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, "r");
+  let size = 0;
+  try {
+    for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0; size += read) hash.update(buffer.subarray(0, read));
+  } finally {
+    closeSync(fd);
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+
+/** Flush a file (or directory) to disk: a crash must not leave a renamed but empty or truncated entry. */
+function flush(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Copy `source` to `destination` so that it runs on a system without /nix. Atomic: a new file, flushed, renamed into place. */
+export function installRecoveryEntry(source: string, destination: string): InstalledEntry {
   const temporary = `${destination}.tmp-${process.pid}`;
   try {
     copyFileSync(source, temporary);
@@ -24,7 +71,13 @@ export function installRecoveryEntry(source: string, destination: string): { int
       patched = true;
     }
     chmodSync(temporary, 0o755);
+    flush(temporary);
     renameSync(temporary, destination);
+    try {
+      flush(dirname(destination));
+    } catch {
+      // Some file systems cannot sync a directory; the entry itself is on disk.
+    }
     return { interpreter: readInterpreter(destination)?.path ?? null, patched };
   } catch (error) {
     rmSync(temporary, { force: true });
@@ -50,18 +103,73 @@ function parseInstallArgs(args: readonly string[]): InstallArgs | string {
   return { destination: rest[0]!, stamp };
 }
 
-/** What the stamp records: the executable the entry was copied from, and where it went. */
-function stampText(source: string, destination: string): string {
-  return `${realpathSync(source)} -> ${destination}\n`;
+/** The first line of a stamp; a stamp without it (the "SOURCE -> DEST" of earlier versions) is never up to date. */
+const STAMP_FORMAT = "nixos-wsl-init recovery entry stamp v2";
+
+export interface Stamp {
+  /** The executable the entry was copied from (its real path). */
+  readonly source: string;
+  readonly destination: string;
+  /** Size and SHA-256 of the entry as written. */
+  readonly size: number;
+  readonly sha256: string;
 }
 
-function upToDate(args: InstallArgs, source: string): boolean {
-  if (args.stamp === null || !existsSync(args.destination)) return false;
-  try {
-    return readFileSync(args.stamp, "utf8") === stampText(source, args.destination);
-  } catch {
-    return false;
+export function formatStamp(stamp: Stamp): string {
+  return `${STAMP_FORMAT}\nsource ${stamp.source}\ndestination ${stamp.destination}\nsize ${stamp.size}\nsha256 ${stamp.sha256}\n`;
+}
+
+/** A stamp's fields, or null for a stamp of another format (an older version's, or a damaged one). */
+export function parseStamp(text: string): Stamp | null {
+  const [format, ...lines] = text.split("\n");
+  if (format !== STAMP_FORMAT) return null;
+  const fields = new Map<string, string>();
+  for (const line of lines) {
+    const space = line.indexOf(" ");
+    if (space > 0) fields.set(line.slice(0, space), line.slice(space + 1));
   }
+  const size = Number(fields.get("size"));
+  const source = fields.get("source");
+  const destination = fields.get("destination");
+  const sha256 = fields.get("sha256");
+  if (!source || !destination || !sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !Number.isSafeInteger(size) || size < 0) return null;
+  return { source, destination, size, sha256 };
+}
+
+/**
+ * Whether DEST is still what the stamp says was installed there from this
+ * executable: same source, same size, same SHA-256, mode 755. Returns null
+ * when it is, else why it must be written (null reason: nothing to report,
+ * e.g. no stamp yet or a new executable).
+ */
+export function entryProblem(stampFile: string, source: string, destination: string): { reason: string | null } | null {
+  let stamp: Stamp | null;
+  try {
+    stamp = parseStamp(readFileSync(stampFile, "utf8"));
+  } catch (error) {
+    return { reason: errnoCode(error) === "ENOENT" ? null : `its stamp ${stampFile} cannot be read: ${errnoText(error)}` };
+  }
+  if (stamp === null) return { reason: `its stamp ${stampFile} is from an older version or damaged` };
+  if (stamp.source !== realpathSync(source) || stamp.destination !== destination) return { reason: null };
+  try {
+    const stats = lstatSync(destination);
+    if (!stats.isFile()) return { reason: "it is not a regular file" };
+    if (stats.size !== stamp.size) return { reason: `it had ${stats.size} bytes instead of ${stamp.size} (truncated or damaged)` };
+    if ((stats.mode & 0o7777) !== 0o755) return { reason: `its mode was ${(stats.mode & 0o7777).toString(8)} instead of 755` };
+    if (fileDigest(destination).sha256 !== stamp.sha256) return { reason: "its content does not match what was installed (damaged)" };
+    return null;
+  } catch (error) {
+    return { reason: errnoCode(error) === "ENOENT" ? "it was missing" : `it could not be read: ${errnoText(error)}` };
+  }
+}
+
+/** Write the stamp atomically, so that a crash leaves the old one or the new one. */
+function writeStamp(file: string, stamp: Stamp): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.tmp-${process.pid}`;
+  writeFileSync(temporary, formatStamp(stamp));
+  flush(temporary);
+  renameSync(temporary, file);
 }
 
 export async function runInstallRecovery(args: readonly string[]): Promise<number> {
@@ -75,19 +183,14 @@ export async function runInstallRecovery(args: readonly string[]): Promise<numbe
     return EXIT_USAGE;
   }
   const source = process.execPath;
-  if (upToDate(parsed, source)) {
+  const problem = parsed.stamp === null ? { reason: null } : entryProblem(parsed.stamp, source, parsed.destination);
+  if (problem === null) {
     process.stdout.write(`${parsed.destination} is up to date\n`);
     return EXIT_OK;
   }
+  let result: InstalledEntry;
   try {
-    const result = installRecoveryEntry(source, parsed.destination);
-    if (parsed.stamp !== null) {
-      mkdirSync(dirname(parsed.stamp), { recursive: true });
-      writeFileSync(parsed.stamp, stampText(source, parsed.destination));
-    }
-    const how = result.patched ? `its loader set to ${result.interpreter}` : `loader ${result.interpreter ?? "none (static)"}`;
-    process.stdout.write(`installed ${parsed.destination} (${how})\n`);
-    return EXIT_OK;
+    result = installRecoveryEntry(source, parsed.destination);
   } catch (error) {
     process.stderr.write(
       `nixos-wsl-init install-recovery: could not write ${parsed.destination}: ${(error as Error).message}\n` +
@@ -95,4 +198,19 @@ export async function runInstallRecovery(args: readonly string[]): Promise<numbe
     );
     return EXIT_FAILURE;
   }
+  const how = result.patched ? `its loader set to ${result.interpreter}` : `loader ${result.interpreter ?? "none (static)"}`;
+  const why = problem.reason === null ? "" : `; written again because ${problem.reason}`;
+  process.stdout.write(`installed ${parsed.destination} (${how})${why}\n`);
+  if (parsed.stamp !== null) {
+    try {
+      writeStamp(parsed.stamp, { source: realpathSync(source), destination: parsed.destination, ...fileDigest(parsed.destination) });
+    } catch (error) {
+      // The entry is fine; without a stamp it is only written again at the next activation.
+      process.stderr.write(
+        `nixos-wsl-init install-recovery: ${parsed.destination} is installed, but the stamp ${parsed.stamp} could not be written: ` +
+          `${(error as Error).message}\n(the entry will be copied again at the next activation; is ${dirname(parsed.stamp)} writable?)\n`,
+      );
+    }
+  }
+  return EXIT_OK;
 }

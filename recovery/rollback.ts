@@ -1,10 +1,12 @@
 // --rollback: make another generation the default for the next start by
 // repointing the system profile, atomically (a new link renamed over the old
-// one, as nix-env does). No generation is ever deleted.
-import { readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
-import { bootProblem, type Generation } from "../src/generations.ts";
-import { PROFILES_DIR } from "../src/paths.ts";
-import { hostPath, resolveInRoot } from "../src/rootPath.ts";
+// one, as nix-env does). No generation is ever deleted, and nothing but a
+// symlink is ever replaced.
+import { lstatSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { bootProblem, describeFileType, type Generation, isMisspelledGenerationName } from "../src/generations.ts";
+import { PROFILES_DIR, SYSTEM_PROFILE } from "../src/paths.ts";
+import { errnoCode, errnoText, hostPath, resolveInRoot } from "../src/rootPath.ts";
+import { profileRepairAdvice } from "./list.ts";
 import { SelectionError } from "./select.ts";
 
 export interface RollbackResult {
@@ -13,8 +15,34 @@ export interface RollbackResult {
   readonly changed: boolean;
 }
 
+const UNCHANGED = "The default generation is unchanged.";
+
+/** What the system profile points at now: null when there is none. Refuses anything but a symlink. */
+function currentTarget(profile: string, number: number): string | null {
+  try {
+    const stats = lstatSync(profile);
+    if (!stats.isSymbolicLink()) {
+      throw new SelectionError(
+        `${SYSTEM_PROFILE} is ${describeFileType(stats)}, not a link to a generation as Nix makes it; --rollback replaces only a link, ` +
+          `so it left it alone. ${UNCHANGED}\n${profileRepairAdvice(number)}`,
+      );
+    }
+    return readlinkSync(profile);
+  } catch (error) {
+    if (error instanceof SelectionError) throw error;
+    if (errnoCode(error) === "ENOENT") return null;
+    throw new SelectionError(`cannot read ${SYSTEM_PROFILE} (${profile}): ${errnoText(error)}. ${UNCHANGED}`);
+  }
+}
+
 export function rollback(root: string, generation: Generation): RollbackResult {
   if (generation.number === null) {
+    if (isMisspelledGenerationName(generation.link)) {
+      throw new SelectionError(
+        `${generation.link} is not a generation name as Nix writes it: system-N-link, with N in decimal and no leading zeros. ` +
+          `--rollback makes only such a link the default. ${UNCHANGED} See the generations with --list and choose one with --generation N.`,
+      );
+    }
     throw new SelectionError(
       `${generation.link} is not a numbered generation: --rollback makes a system-N-link the default (use --generation N)`,
     );
@@ -25,21 +53,22 @@ export function rollback(root: string, generation: Generation): RollbackResult {
   const profiles = hostPath(root, resolveInRoot(root, PROFILES_DIR));
   const profile = `${profiles}/system`;
   const newTarget = `system-${generation.number}-link`;
-  let previousTarget: string | null = null;
-  try {
-    previousTarget = readlinkSync(profile);
-  } catch {
-    previousTarget = null;
-  }
+  const previousTarget = currentTarget(profile, generation.number);
   if (previousTarget === newTarget) return { previousTarget, newTarget, changed: false };
 
   const temporary = `${profiles}/.system-rollback-${process.pid}`;
-  symlinkSync(newTarget, temporary);
   try {
+    rmSync(temporary, { force: true }); // a leftover of an interrupted run with the same PID
+    symlinkSync(newTarget, temporary);
     renameSync(temporary, profile);
   } catch (error) {
-    unlinkSync(temporary);
-    throw error;
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Reported below: the same cause keeps the link from being made.
+    }
+    const hint = errnoCode(error) === "EROFS" ? " (the distro is mounted read-only)" : "";
+    throw new SelectionError(`could not point ${SYSTEM_PROFILE} at ${newTarget} in ${profiles}: ${errnoText(error)}${hint}. ${UNCHANGED}`);
   }
   return { previousTarget, newTarget, changed: true };
 }

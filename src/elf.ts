@@ -21,10 +21,10 @@ export interface Interpreter {
   readonly path: string;
 }
 
-function readAt(fd: number, position: number, length: number): Buffer {
+function readAt(file: string, fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
   const read = readSync(fd, buffer, 0, length, position);
-  if (read !== length) throw new Error(`short read at offset ${position}`);
+  if (read !== length) throw new Error(`${file} is truncated: ${length} bytes expected at offset ${position}, ${read} there`);
   return buffer;
 }
 
@@ -32,20 +32,22 @@ function readAt(fd: number, position: number, length: number): Buffer {
 export function readInterpreter(file: string): Interpreter | null {
   const fd = openSync(file, "r");
   try {
-    const header = readAt(fd, 0, 64);
-    if (header.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not an ELF file`);
+    const header = Buffer.alloc(64);
+    const headerRead = readSync(fd, header, 0, 64, 0);
+    if (headerRead < 4 || header.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not an ELF file`);
+    if (headerRead < 64) throw new Error(`${file} is truncated: its ELF header has ${headerRead} of 64 bytes`);
     if (header[4] !== 2 || header[5] !== 1) throw new Error(`${file} is not a 64-bit little-endian ELF file`);
     const machine = header.readUInt16LE(18);
     const phoff = Number(header.readBigUInt64LE(32));
     const phentsize = header.readUInt16LE(54);
     const phnum = header.readUInt16LE(56);
-    const table = readAt(fd, phoff, phentsize * phnum);
+    const table = readAt(file, fd, phoff, phentsize * phnum);
     for (let i = 0; i < phnum; i++) {
       const entry = i * phentsize;
       if (table.readUInt32LE(entry) !== PT_INTERP) continue;
       const offset = Number(table.readBigUInt64LE(entry + 8));
       const size = Number(table.readBigUInt64LE(entry + 32));
-      const raw = readAt(fd, offset, size);
+      const raw = readAt(file, fd, offset, size);
       const end = raw.indexOf(0);
       return { machine, offset, size, path: raw.subarray(0, end === -1 ? size : end).toString() };
     }

@@ -1,8 +1,19 @@
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { chooseBootGeneration, listGenerations, parseGenerationNumber } from "../../src/generations.ts";
-import { resolveInRoot } from "../../src/rootPath.ts";
+import {
+  chooseBootGeneration,
+  defaultGenerationNumber,
+  executableProblem,
+  generationNumbers,
+  isMisspelledGenerationName,
+  listGenerations,
+  parseGenerationNumber,
+  readDefaultProfile,
+  resolveGeneration,
+} from "../../src/generations.ts";
+import { resolveInRoot, RootPathError } from "../../src/rootPath.ts";
 import { type FakeRoot, makeFakeRoot, nixosVersion } from "../harness/fakeRoot.ts";
 
 const roots: FakeRoot[] = [];
@@ -26,6 +37,42 @@ describe("generation discovery", () => {
     expect(parseGenerationNumber("system")).toBeNull();
     expect(parseGenerationNumber("system-x-link")).toBeNull();
     expect(parseGenerationNumber("per-user-3-link")).toBeNull();
+  });
+
+  it("takes N only as Nix writes it: decimal, no leading zeros", () => {
+    expect(parseGenerationNumber("system-10-link")).toBe(10);
+    expect(parseGenerationNumber("system-007-link")).toBeNull();
+    expect(parseGenerationNumber("system-0-link")).toBeNull();
+    expect(parseGenerationNumber("system-+7-link")).toBeNull();
+    expect(parseGenerationNumber("system-99999999999999999999-link")).toBeNull();
+    expect(isMisspelledGenerationName("/nix/var/nix/profiles/system-007-link")).toBe(true);
+    expect(isMisspelledGenerationName("system-7-link")).toBe(false);
+    expect(isMisspelledGenerationName("system")).toBe(false);
+  });
+
+  it("lists system-7-link once beside a system-007-link, and never takes system-007-link for generation 7", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }, { number: 7 }] });
+    const profiles = join(root.root, "nix/var/nix/profiles");
+    symlinkSync(root.storePath(1), join(profiles, "system-007-link"));
+    expect(generationNumbers(root.root)).toEqual([7, 1]);
+    expect(listGenerations(root.root).map((g) => g.number)).toEqual([7, 1]);
+    expect(resolveGeneration(root.root, "/nix/var/nix/profiles/system-007-link")).toEqual({
+      number: null,
+      link: "/nix/var/nix/profiles/system-007-link",
+      storePath: root.storePath(1),
+    });
+    // A default pointing at the misspelled name is no numbered generation either.
+    rmSync(join(profiles, "system"));
+    symlinkSync("system-007-link", join(profiles, "system"));
+    expect(defaultGenerationNumber(root.root)).toBeNull();
+  });
+
+  it("numbers only links of the profiles directory", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }] });
+    mkdirSync(join(root.root, "elsewhere"));
+    symlinkSync(root.storePath(1), join(root.root, "elsewhere/system-3-link"));
+    expect(resolveGeneration(root.root, "/elsewhere/system-3-link").number).toBeNull();
+    expect(resolveGeneration(root.root, "/nix/var/nix/profiles/../profiles/system-1-link").number).toBe(1);
   });
 
   it("boots the default generation when it is bootable", () => {
@@ -77,6 +124,111 @@ describe("generation discovery", () => {
     expect(list[0]).toMatchObject({ number: 5, problem: expect.stringContaining("does not exist") });
     expect(list[1]).toMatchObject({ number: 3, isDefault: false, nixosVersion: nixosVersion(3) });
     expect(list[2]).toMatchObject({ number: 1, isDefault: true, created: new Date(Date.UTC(2026, 0, 1)) });
+  });
+});
+
+describe("a system profile that is not a link", () => {
+  it("is read as no default, and boots the newest bootable generation", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }, { number: 2 }] });
+    const profile = join(root.root, "nix/var/nix/profiles/system");
+    rmSync(profile);
+    mkdirSync(profile);
+    expect(readDefaultProfile(root.root)).toEqual({ kind: "not-a-link", what: "a directory" });
+    expect(defaultGenerationNumber(root.root)).toBeNull();
+    expect(listGenerations(root.root).map((g) => ("isDefault" in g ? g.isDefault : "broken"))).toEqual([false, false]);
+    expect(chooseBootGeneration(root.root)).toMatchObject({ kind: "fallback", generation: { number: 2 } });
+    rmSync(profile, { recursive: true });
+    expect(readDefaultProfile(root.root)).toEqual({ kind: "absent" });
+  });
+});
+
+describe("only ENOENT means missing", () => {
+  it("reports a profiles directory that is a file (ENOTDIR) instead of 'no generations'", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }] });
+    const profiles = join(root.root, "nix/var/nix/profiles");
+    rmSync(profiles, { recursive: true });
+    expect(generationNumbers(root.root)).toEqual([]); // really absent: none
+    writeFileSync(profiles, "");
+    expect(() => generationNumbers(root.root)).toThrow(/cannot read the system generations in .*\/nix\/var\/nix\/profiles: ENOTDIR \(not a directory\)/);
+    expect(() => listGenerations(root.root)).toThrow(/ENOTDIR/);
+    expect(() => readDefaultProfile(root.root)).toThrow(/cannot read \/nix\/var\/nix\/profiles\/system inside .*: ENOTDIR/);
+    // The boot path never throws: it explains.
+    const choice = chooseBootGeneration(root.root);
+    expect(choice.kind).toBe("none");
+    expect(choice.kind === "none" && choice.reasons.join("\n")).toMatch(/ENOTDIR/);
+  });
+
+  it("reports a profiles directory behind a symlink loop (ELOOP)", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }] });
+    const nix = join(root.root, "nix/var/nix");
+    rmSync(join(nix, "profiles"), { recursive: true });
+    symlinkSync("profiles-b", join(nix, "profiles"));
+    symlinkSync("profiles", join(nix, "profiles-b"));
+    expect(() => generationNumbers(root.root)).toThrow(/too many symlinks/);
+    expect(chooseBootGeneration(root.root)).toMatchObject({ kind: "none" });
+  });
+
+  it("says ENOTDIR, not 'missing', for a path through a file", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }] });
+    let thrown: unknown;
+    try {
+      resolveInRoot(root.root, "/etc/NIXOS/activate");
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(RootPathError);
+    expect(thrown).toMatchObject({ problem: "not-a-directory", code: "ENOTDIR" });
+    expect((thrown as Error).message).toMatch(/cannot look up \/etc\/NIXOS\/activate inside .*: ENOTDIR \(not a directory\)/);
+    expect(executableProblem(root.root, "/etc/NIXOS/activate")).toMatch(/^cannot be resolved: .*ENOTDIR/);
+    expect(executableProblem(root.root, "/etc/no-such-file")).toBe("is missing");
+    expect(executableProblem(root.root, "/etc")).toBe("is not a file");
+    expect(executableProblem(root.root, "/etc/NIXOS")).toBe("is not executable");
+  });
+
+  it("lists a generation whose nixos-version cannot be read as broken, and one without it as of unknown version", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }, { number: 2 }] });
+    rmSync(join(root.root, root.storePath(1), "nixos-version"));
+    rmSync(join(root.root, root.storePath(2), "nixos-version"));
+    mkdirSync(join(root.root, root.storePath(2), "nixos-version"));
+    const [second, first] = listGenerations(root.root);
+    expect(second).toMatchObject({ number: 2, problem: expect.stringMatching(/cannot read .*\/nixos-version: EISDIR/) });
+    expect(first).toMatchObject({ number: 1, nixosVersion: null });
+  });
+});
+
+describe("a link chain that ends in a missing store path", () => {
+  it("names the store path and the links that lead to it", () => {
+    const root = fakeRoot({ generations: [{ number: 1 }, { number: 2 }, { number: 3 }] });
+    rmSync(join(root.root, root.storePath(3)), { recursive: true });
+    const chain = `/nix/var/nix/profiles/system -> system-3-link -> ${root.storePath(3)}`;
+    expect(() => resolveInRoot(root.root, "/nix/var/nix/profiles/system")).toThrow(
+      `the store path ${root.storePath(3)} does not exist inside ${root.root} (${chain})`,
+    );
+    const choice = chooseBootGeneration(root.root);
+    expect(choice).toMatchObject({ kind: "fallback", generation: { number: 2 } });
+    expect(choice.kind === "fallback" && choice.reason).toBe(
+      `/nix/var/nix/profiles/system cannot be resolved: the store path ${root.storePath(3)} does not exist inside ${root.root} (${chain})`,
+    );
+  });
+
+  it("names them at the real root too, where the kernel resolves (the boot path)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "root-chain-"));
+    try {
+      symlinkSync(`${dir}/gone`, join(dir, "gen-3"));
+      symlinkSync("gen-3", join(dir, "profile"));
+      expect(() => resolveInRoot("/", `${dir}/profile`)).toThrow(`${dir}/gone does not exist (${dir}/profile -> gen-3 -> ${dir}/gone)`);
+      writeFileSync(join(dir, "file"), "");
+      expect(() => resolveInRoot("/", `${dir}/file/x`)).toThrow(/ENOTDIR/);
+      symlinkSync("loop-b", join(dir, "loop-a"));
+      symlinkSync("loop-a", join(dir, "loop-b"));
+      expect(() => resolveInRoot("/", `${dir}/loop-a`)).toThrow(/too many symlinks/);
+      mkdirSync(join(dir, "sub"));
+      expect(resolveInRoot("/", `/..${dir}/sub/..`)).toBe(dir);
+      // Where the kernel fails and the walk explains, ".." of / is / as well (no "climbs above the root").
+      expect(() => resolveInRoot("/", `/..${dir}/gone`)).toThrow(`${dir}/gone does not exist`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,7 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { formatGenerationTable } from "../../recovery/list.ts";
 import { parseRecoveryArgs } from "../../recovery/options.ts";
 import { chrootEnv, commandArgv, exitStatus, recoveryActivationEnv } from "../../recovery/plan.ts";
-import { pathInsideRoot } from "../../recovery/select.ts";
+import { rollback } from "../../recovery/rollback.ts";
+import { pathInsideRoot, SelectionError, selectGeneration } from "../../recovery/select.ts";
+import { listGenerations } from "../../src/generations.ts";
+import { RootPathError } from "../../src/rootPath.ts";
+import { type FakeRoot, makeFakeRoot } from "../harness/fakeRoot.ts";
 
 const SYSTEM = "/nix/store/abc-nixos-system";
 
@@ -82,5 +89,65 @@ describe("entering plan", () => {
   it("reads host paths to the distro as paths inside it", () => {
     expect(pathInsideRoot("/mnt/wslg/distro", "/mnt/wslg/distro/nix/var/nix/profiles/system-4-link")).toBe("/nix/var/nix/profiles/system-4-link");
     expect(pathInsideRoot("/mnt/wslg/distro", "/nix/var/nix/profiles/system-4-link")).toBe("/nix/var/nix/profiles/system-4-link");
+  });
+});
+
+describe("choosing and rolling back generations", () => {
+  const roots: FakeRoot[] = [];
+  afterEach(() => {
+    for (const root of roots.splice(0)) root.remove();
+  });
+  function distro(): FakeRoot {
+    const root = makeFakeRoot({ generations: [{ number: 1, systemdScript: "exit 0" }, { number: 2, systemdScript: "exit 0" }] });
+    roots.push(root);
+    return root;
+  }
+  const profileOf = (root: FakeRoot) => join(root.root, "nix/var/nix/profiles/system");
+
+  it("shows every problem with the distro's files as a refusal, never as an unexpected error", () => {
+    // recovery/cli.ts prints a SelectionError's message and exits 1; anything else is a crash with a stack trace.
+    expect(new RootPathError("missing", "/x", "gone")).toBeInstanceOf(SelectionError);
+    expect(new SelectionError("refused")).toBeInstanceOf(Error);
+  });
+
+  it("enters system-007-link as a plain path but never rolls back to it", () => {
+    const root = distro();
+    symlinkSync(root.storePath(1), join(root.root, "nix/var/nix/profiles/system-007-link"));
+    const generation = selectGeneration(root.root, { kind: "path", path: "/nix/var/nix/profiles/system-007-link" });
+    expect(generation).toEqual({ number: null, link: "/nix/var/nix/profiles/system-007-link", storePath: root.storePath(1) });
+    expect(() => rollback(root.root, generation)).toThrow(
+      "/nix/var/nix/profiles/system-007-link is not a generation name as Nix writes it: system-N-link, with N in decimal and no leading zeros.",
+    );
+    expect(readlinkSync(profileOf(root))).toBe("system-2-link");
+  });
+
+  it("leaves a system profile that is a directory alone, and says how to replace it", () => {
+    const root = distro();
+    rmSync(profileOf(root));
+    mkdirSync(profileOf(root));
+    const generation = selectGeneration(root.root, { kind: "number", number: 1 });
+    expect(() => rollback(root.root, generation)).toThrow(SelectionError);
+    expect(() => rollback(root.root, generation)).toThrow(
+      /^\/nix\/var\/nix\/profiles\/system is a directory, not a link to a generation as Nix makes it; [^]*\n  nixos-wsl-recovery --generation 1 -- mv \/nix\/var\/nix\/profiles\/system \/nix\/var\/nix\/profiles\/system\.moved-aside\n  nixos-wsl-recovery --rollback --generation 1$/,
+    );
+    expect(lstatSync(profileOf(root)).isDirectory()).toBe(true);
+    expect(() => selectGeneration(root.root, { kind: "path", path: "/nix/var/nix/profiles/system" })).toThrow(
+      /^\/nix\/var\/nix\/profiles\/system is a directory, not a link to a generation as Nix makes it, so there is no default generation to enter\./,
+    );
+    expect(() => selectGeneration(root.root, { kind: "previous" })).toThrow(/so there is no default generation, and so no "previous" one/);
+    expect(formatGenerationTable(root.root, listGenerations(root.root))).toContain(
+      "\n\nNo default generation: /nix/var/nix/profiles/system is a directory, not a link to a generation as Nix makes it.\n",
+    );
+  });
+
+  it("rolls back onto a missing profile, and says which default a table lacks", () => {
+    const root = distro();
+    rmSync(profileOf(root));
+    expect(formatGenerationTable(root.root, listGenerations(root.root))).toMatch(/No default generation: \/nix\/var\/nix\/profiles\/system does not exist\./);
+    expect(rollback(root.root, selectGeneration(root.root, { kind: "number", number: 1 }))).toEqual({ previousTarget: null, newTarget: "system-1-link", changed: true });
+    expect(readlinkSync(profileOf(root))).toBe("system-1-link");
+    rmSync(profileOf(root));
+    symlinkSync("system-9-link", profileOf(root));
+    expect(formatGenerationTable(root.root, listGenerations(root.root))).toContain("The default, /nix/var/nix/profiles/system -> system-9-link, does not exist.");
   });
 });
