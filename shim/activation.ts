@@ -28,8 +28,12 @@ export function bindStoreReadOnly(): "bound" | "already" {
 async function copyLines(stream: ReadableStream<Uint8Array>, output: Logger): Promise<void> {
   const decoder = new TextDecoder();
   let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
+  // A reader rather than for-await: it costs less to start, and this runs on PID 1's boot path.
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
     const lines = pending.split("\n");
     pending = lines.pop()!;
     for (const line of lines) output.info(line);

@@ -1,19 +1,20 @@
 // Entry point of the compiled executable: pick the role and run it. The
-// native shim is the only role on the boot path, so the others are loaded
-// only when asked for.
+// native shim is the only role on the boot path: it is loaded with this
+// module, and the others only when asked for.
 import { version } from "../package.json";
 import { EXIT_USAGE } from "./exitCodes.ts";
 import { openKernelLog } from "./log.ts";
 import { describeFailure } from "./stepError.ts";
 
 import { HELP, parseInvocation } from "./invocation.ts";
+import { runNativeShim } from "../shim/native.ts";
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const command = parseInvocation(process.argv0, args, process.pid === 1);
   switch (command.kind) {
     case "shim":
-      return (await import("../shim/native.ts")).runNativeShim(process.argv0, command.args);
+      return runNativeShim(process.argv0, command.args);
     case "status":
       return (await import("../shim/status.ts")).runStatus(command.args);
     case "legacy":
