@@ -3,24 +3,32 @@
 // the name=systemd hierarchy with a cgroup namespace rooted there ("Failed to
 // allocate manager object" otherwise); on a pure cgroup v2 layout the same
 // holds for the unified hierarchy. Without either, systemd mounts its own.
+//
+// The sub-cgroup also marks what legacy mode started: unshare stays in it for
+// good (systemd itself moves on to the hierarchy's init.scope once it runs).
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, posix } from "node:path";
 import { type MountEntry, readMountInfo } from "../src/mountInfo.ts";
+import { readProcFile } from "./legacyState.ts";
 
-const SUBGROUP = "nixos-wsl-init";
+export const SUBGROUP = "nixos-wsl-init";
 
 export interface CgroupPlan {
-  /** The sub-cgroup systemd's namespace is rooted at. */
+  /** The sub-cgroup systemd's namespace is rooted at, as a directory. */
   readonly directory: string;
+  /** The hierarchy's name in /proc/PID/cgroup: "name=systemd" (v1), "" (v2). */
+  readonly hierarchy: string;
+  /** The sub-cgroup as /proc/PID/cgroup names it (the mount's root joined with SUBGROUP). */
+  readonly path: string;
 }
 
 /** The hierarchy to use, from the mount table: name=systemd (v1), else cgroup2 mounted at /sys/fs/cgroup. */
 export function planCgroup(mounts: readonly MountEntry[]): CgroupPlan | null {
   const named = mounts.find((m) => m.fsType === "cgroup" && m.superOptions.includes("name=systemd"));
-  if (named) return { directory: `${named.mountPoint}/${SUBGROUP}` };
   const unified = mounts.find((m) => m.fsType === "cgroup2" && m.mountPoint === "/sys/fs/cgroup");
-  if (unified) return { directory: `${unified.mountPoint}/${SUBGROUP}` };
-  return null;
+  const mount = named ?? unified;
+  if (!mount) return null;
+  return { directory: `${mount.mountPoint}/${SUBGROUP}`, hierarchy: named ? "name=systemd" : "", path: posix.join(mount.root, SUBGROUP) };
 }
 
 export function currentCgroupPlan(): CgroupPlan | null {
@@ -36,4 +44,21 @@ export function joinCgroup(plan: CgroupPlan): void {
 /** Move this process back to the parent of the plan's cgroup, out of systemd's tree. */
 export function leaveCgroup(plan: CgroupPlan): void {
   writeFileSync(`${dirname(plan.directory)}/cgroup.procs`, `${process.pid}\n`);
+}
+
+/** Whether a /proc/PID/cgroup text puts the process in the plan's sub-cgroup (or below it). */
+export function cgroupTextIsInPlan(text: string, plan: CgroupPlan): boolean {
+  return text.split("\n").some((line) => {
+    const [, hierarchy, path] = line.split(/:(.*?):/s);
+    if (hierarchy === undefined || path === undefined) return false;
+    // v1 lines name their controllers (comma-separated); v2's is empty.
+    const matches = plan.hierarchy === "" ? line.startsWith("0::") : hierarchy.split(",").includes(plan.hierarchy);
+    return matches && (path === plan.path || path.startsWith(`${plan.path}/`));
+  });
+}
+
+/** Whether a process is in the plan's sub-cgroup; false when it is gone. */
+export function isInPlan(pid: number, plan: CgroupPlan): boolean {
+  const text = readProcFile(`/proc/${pid}/cgroup`);
+  return text !== null && cgroupTextIsInPlan(text, plan);
 }

@@ -5,7 +5,10 @@ import { formatBootRecord, readBootRecord } from "../src/bootRecord.ts";
 import { parseArgs } from "@pkgjs/parseargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { BOOT_RECORD } from "../src/paths.ts";
-import { isAlive, type LegacyState, NAMESPACE_DIR, readState, SYSTEMD_LOG } from "./legacyState.ts";
+import { errorCode } from "../src/stepError.ts";
+import { currentCgroupPlan } from "./legacyCgroup.ts";
+import { isAlive, LEGACY_STATE, type LegacyState, NAMESPACE_DIR, readState, type StateRecord, SYSTEMD_LOG } from "./legacyState.ts";
+import { type FoundSystemd, findStartedSystemds } from "./legacySystemd.ts";
 
 export function runStatus(args: readonly string[], recordPath = BOOT_RECORD): number {
   let json: boolean;
@@ -20,15 +23,7 @@ export function runStatus(args: readonly string[], recordPath = BOOT_RECORD): nu
     process.stderr.write(`nixos-wsl-init status: ${(error as Error).message}\nUsage: nixos-wsl-init status [--json]\n`);
     return EXIT_USAGE;
   }
-  if (!existsSync(recordPath)) {
-    const legacy = readState();
-    if (legacy !== null) return showLegacy(legacy, json);
-    process.stderr.write(
-      `nixos-wsl-init: no boot record at ${recordPath}: this system was not started by the native shim, ` +
-        "and legacy mode has not started systemd (or this user may not read /run/nixos-wsl: try as root).\n",
-    );
-    return EXIT_FAILURE;
-  }
+  if (!existsSync(recordPath)) return showLegacy(recordPath, json);
   try {
     const record = readBootRecord(recordPath);
     process.stdout.write(json ? `${JSON.stringify(record, null, 2)}\n` : formatBootRecord(record));
@@ -39,19 +34,65 @@ export function runStatus(args: readonly string[], recordPath = BOOT_RECORD): nu
   }
 }
 
+const NEXT_SHELL = "the next shell (wsl, which runs syschdemd as root)";
+
+function complain(message: string): void {
+  process.stderr.write(`nixos-wsl-init: ${message}\n`);
+}
+
+/** The systemds legacy mode started, from /proc; empty when they cannot be looked for. */
+function lookInProc(): FoundSystemd[] {
+  try {
+    return findStartedSystemds(currentCgroupPlan());
+  } catch {
+    return []; // status only reports; the shell that starts systemd looks again and says why it cannot
+  }
+}
+
 /** Legacy mode keeps no boot record: what it recorded of the systemd it started. */
-function showLegacy(state: LegacyState, json: boolean): number {
+function showLegacy(recordPath: string, json: boolean): number {
+  let record: StateRecord;
+  try {
+    record = readState();
+  } catch (error) {
+    const hint = errorCode(error) === "EACCES" ? "run nixos-wsl-init status as root" : `remove it (rm -r ${LEGACY_STATE}) and open a new shell`;
+    complain(`cannot read ${LEGACY_STATE}: ${(error as Error).message}; ${hint}`);
+    return EXIT_FAILURE;
+  }
+  if (record.kind === "valid") return showState(record.state, json);
+
+  const [running] = lookInProc();
+  const problem = record.kind === "invalid" ? `${LEGACY_STATE} is not a valid record (${record.problem})` : null;
+  if (problem === null && running === undefined) {
+    complain(`no boot record at ${recordPath}: this system was not started by the native shim, and legacy mode has not started systemd.`);
+    return EXIT_FAILURE;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ mode: "legacy", record: record.kind, problem, runningPid: running?.pid ?? null }, null, 2)}\n`);
+    return EXIT_FAILURE;
+  }
+  const found = running
+    ? `systemd started by legacy mode runs as PID ${running.pid} (found in /proc); ${NEXT_SHELL} records it again.`
+    : `No systemd started by legacy mode runs; ${NEXT_SHELL} starts one.`;
+  complain(`${problem ?? `${LEGACY_STATE} is missing`}.\n${found}`);
+  return EXIT_FAILURE;
+}
+
+function showState(state: LegacyState, json: boolean): number {
   const alive = isAlive(state);
   if (json) {
     process.stdout.write(`${JSON.stringify({ mode: "legacy", alive, ...state }, null, 2)}\n`);
     return EXIT_OK;
   }
+  const systemd = !alive
+    ? `GONE (was PID ${state.pid}); the next shell starts a new one`
+    : state.phase === "starting"
+      ? `PID ${state.pid} (as WSL sees it), STARTING since ${state.startedAt}; the next shell waits for it`
+      : `PID ${state.pid} (as WSL sees it), started ${state.startedAt}`;
   const lines = [
     "Mode:        legacy (systemd started by syschdemd, root's login shell)",
-    alive
-      ? `systemd:     PID ${state.pid} (as WSL sees it), started ${state.startedAt}`
-      : `systemd:     GONE (was PID ${state.pid}); the next shell starts a new one`,
-    `System:      ${state.system}`,
+    `systemd:     ${systemd}`,
+    `System:      ${state.system || "unknown (found in /proc, its command line does not say)"}`,
     `Namespaces:  ${NAMESPACE_DIR}/{pid,mnt${state.cgroupNamespace ? ",cgroup" : ""}}`,
     `Its output:  ${SYSTEMD_LOG}`,
   ];

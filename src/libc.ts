@@ -100,6 +100,17 @@ export function lockExclusive(fd: number, path: string): void {
   check(c.flock(fd, LOCK_EX), `flock(${path})`);
 }
 
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+/** Take an exclusive lock on an open file if nobody holds it; false when someone does. */
+export function tryLockExclusive(fd: number, path: string): boolean {
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const errno = lastErrno();
+  if (errno === EWOULDBLOCK) return false;
+  throw new SyscallError(`flock(${path})`, errno);
+}
+
 /**
  * Replace this process with `path`. Returns only by throwing: the kernel keeps
  * the PID, so PID 1 stays PID 1 and the exit status of the new program is ours.

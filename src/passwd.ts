@@ -1,5 +1,8 @@
-// The passwd database, read from /etc/passwd as NixOS writes it.
+// The passwd database, read from /etc/passwd as NixOS writes it. A file that
+// cannot be read is an error with its cause (EACCES, EIO, …) kept in `code`;
+// only a missing /etc/group means "no groups".
 import { readFileSync } from "node:fs";
+import { errorCode } from "./stepError.ts";
 
 export interface PasswdEntry {
   readonly name: string;
@@ -20,12 +23,12 @@ function records(text: string, fields: number): string[][] {
 
 export function parsePasswd(text: string): PasswdEntry[] {
   return records(text, 7).map(([name, , uid, gid, , home, shell]) => ({
-      name: name!,
-      uid: Number(uid),
-      gid: Number(gid),
-      home: home!,
-      shell: shell || "/bin/sh",
-    }));
+    name: name!,
+    uid: Number(uid),
+    gid: Number(gid),
+    home: home!,
+    shell: shell || "/bin/sh",
+  }));
 }
 
 export function readPasswd(path = "/etc/passwd"): PasswdEntry[] {
@@ -43,9 +46,12 @@ export function parseGroups(text: string): GroupEntry[] {
 }
 
 export function readGroups(path = "/etc/group"): GroupEntry[] {
+  let text: string;
   try {
-    return parseGroups(readFileSync(path, "utf8"));
-  } catch {
-    return [];
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return [];
+    throw error;
   }
+  return parseGroups(text);
 }

@@ -13,6 +13,11 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
     await distro.container.stop();
     distro.fake.remove();
   });
+  /** Make sure systemd runs (it starts with the first shell), so that no test depends on one that ran before. */
+  async function openShell(): Promise<void> {
+    const run = await runLoginShell(distro.container, { args: ["-c", "true"] });
+    expect(run.exitCode).toBe(0);
+  }
 
   it("starts systemd in its own PID namespace and runs the command there as the default user", async () => {
     const run = await runLoginShell(distro.container, {
@@ -40,6 +45,7 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
   });
 
   it("activated the system first, with the store read-only, and keeps its state private", async () => {
+    await openShell(); // a no-op after the other tests here: any order, or this test alone, sees the same
     const proof = await distro.container.readFile("/run/activation-proof");
     expect(proof).toContain("lang=C.UTF-8");
     expect(proof).toMatch(/^pid1=\/usr\/bin\/sleep$/m); // before systemd: WSL's init was still PID 1
@@ -50,6 +56,7 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
   });
 
   it("tells through nixos-wsl-init status which systemd it started", async () => {
+    await openShell();
     const status = await distro.container.exec(["bash", "-c", "exec -a nixos-wsl-init /sbin/nixos-wsl-init status"]);
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain("Mode:        legacy");
@@ -166,8 +173,16 @@ describe("legacy mode: starting", () => {
     expect(await processesNamed(container, "sleep")).toEqual([1]); // only the container's own PID 1
   });
 
+  it("opens the shell normally with a readiness timeout too large for a timer (it is clamped to an hour)", async () => {
+    const { container } = await boot({ settings: { defaultUser: "nixos", readinessTimeoutSeconds: 3_000_000 } });
+    const run = await runLoginShell(container, { args: ["-c", "echo $(id -un) $(systemctl is-system-running)"] });
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/^nixos (running|degraded)$/);
+  });
+
   it("gives root, as the default user, a real shell rather than itself again", async () => {
-    const { container } = await boot({ settings: {} }); // no defaultUser: root
+    const { container } = await boot({ settings: { defaultUser: "root" } }); // the default user is nixos unless set
     const run = await runLoginShell(container, { args: ["-c", 'echo "$(id -u) $SHELL $HOME $PWD"; cat /proc/1/comm'] });
     expect(run.stderr).toBe("");
     expect(run.stdout).toBe("0 /run/current-system/sw/bin/bash /root /root\nsystemd");

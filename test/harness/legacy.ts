@@ -1,10 +1,12 @@
 // Old WSL, without systemd: a container whose PID 1 is a plain process
 // standing in for WSL's init, and the executable run the way WSL runs root's
 // login shell (as -syschdemd, or syschdemd -c CMD).
-import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { Container } from "./container.ts";
+import { HOST_SYSTEMD } from "./paths.ts";
+import { childrenOf, waitFor } from "./proc.ts";
 import { type FakeGeneration, type FakeRoot, makeFakeRoot } from "./fakeRoot.ts";
 
 export interface LegacyDistro {
@@ -50,12 +52,19 @@ export const WSL_LIKE_ENV = {
   FOO: "bar baz",
 };
 
-/** Run the executable inside the container as WSL would, and wait for it. */
-export async function runLoginShell(container: Container, run: ShellRun = {}) {
+export interface StartedShell {
+  /** The shell's PID as the host sees it, once it is this executable (nsenter's child, after bash's exec). */
+  shellPid(): Promise<number>;
+  /** Its end: exit code and output. */
+  readonly result: ReturnType<typeof execa<{ reject: false; input: string; timeout: number }>>;
+}
+
+/** Start the executable inside the container as WSL would, without waiting for it. */
+export async function startLoginShell(container: Container, run: ShellRun = {}): Promise<StartedShell> {
   const leader = await container.leader();
   const env = Object.entries(run.env ?? WSL_LIKE_ENV).map(([key, value]) => `${key}=${value}`);
   const uid = String(run.uid ?? 0);
-  return execa(
+  const result = execa(
     "nsenter",
     [
       ...["--target", String(leader), "-m", "-u", "-i", "-n", "-p", "--root", `--wdns=${run.cwd ?? "/root"}`],
@@ -66,6 +75,22 @@ export async function runLoginShell(container: Container, run: ShellRun = {}) {
     ],
     { reject: false, input: run.input ?? "", timeout: run.timeoutMs ?? 60_000 },
   );
+  const shellPid = () =>
+    waitFor("the shell to start", 10_000, () => childrenOf(result.pid!).find((pid) => commOf(pid) === "syschdemd"));
+  return { shellPid, result };
+}
+
+/** Run the executable inside the container as WSL would, and wait for it. */
+export async function runLoginShell(container: Container, run: ShellRun = {}) {
+  return (await startLoginShell(container, run)).result;
+}
+
+function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
+  }
 }
 
 /** The PIDs (as the container sees them) of live processes with this command name (zombies left out). */
@@ -76,4 +101,35 @@ export async function processesNamed(container: Container, name: string): Promis
     .map((line) => line.trim().split(/\s+/))
     .filter(([, stat, comm]) => comm === name && !stat!.startsWith("Z"))
     .map(([pid]) => Number(pid));
+}
+
+/** Touched by slowSystemd's wrapper when it starts, and by addSlowUnit's unit. */
+export const WRAPPER_STARTED = "/run/test-systemd-wrapper-started";
+export const SLOW_UNIT_STARTED = "/run/test-slow-unit-started";
+
+/** A generation whose systemd is a wrapper that sleeps `seconds` (before systemd's control socket exists), then execs the real one. */
+export function slowSystemd(seconds: number, number = 1): FakeGeneration {
+  return { number, systemdScript: `touch ${WRAPPER_STARTED}; sleep ${seconds}; exec ${HOST_SYSTEMD}` };
+}
+
+/** A unit that keeps systemd from reaching "running" for `seconds` once its control socket is up. */
+export function addSlowUnit(fake: FakeRoot, seconds: number): void {
+  const units = join(fake.root, "etc/systemd/system");
+  mkdirSync(join(units, "multi-user.target.wants"), { recursive: true });
+  writeFileSync(
+    join(units, "test-slow.service"),
+    `[Unit]\nDescription=Holds back the end of the start (test)\n[Service]\nType=oneshot\nExecStart=/bin/sh -c "touch ${SLOW_UNIT_STARTED}; exec sleep ${seconds}"\n`,
+  );
+  symlinkSync("../test-slow.service", join(units, "multi-user.target.wants/test-slow.service"));
+}
+
+/** Wait for a file to exist inside the container. */
+export async function waitForFile(container: Container, path: string, timeoutMs = 20_000): Promise<void> {
+  const root = `/proc/${await container.leader()}/root`;
+  await waitFor(path, timeoutMs, () => existsSync(`${root}${path}`));
+}
+
+/** Every systemd (or stand-in named systemd) running in the container, PID 1 of legacy mode's namespace or not. */
+export function systemdsIn(container: Container): Promise<number[]> {
+  return processesNamed(container, "systemd");
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { canEnter, FALLBACK_SHELL, parseLegacyArgs, realShell, shellArgv, shellEnv, workingDirectory } from "../../shim/legacyPlan.ts";
 import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } from "../../src/config.ts";
 import { parseGroups, parsePasswd } from "../../src/passwd.ts";
-import { planCgroup } from "../../shim/legacyCgroup.ts";
+import { cgroupTextIsInPlan, planCgroup } from "../../shim/legacyCgroup.ts";
+import { parseState } from "../../shim/legacyState.ts";
+import { looksLikeSystemd, nsPidsOf, systemOf } from "../../shim/legacySystemd.ts";
 import { parseMountInfo } from "../../src/mountInfo.ts";
 
 const alice = { name: "alice", uid: 1000, gid: 100, home: "/home/alice", shell: "/run/current-system/sw/bin/zsh" };
@@ -113,9 +115,74 @@ describe("cgroup plan", () => {
   const line = (point: string, fs: string, superOptions: string) => `30 1 0:26 / ${point} rw,nosuid shared:9 - ${fs} ${fs} ${superOptions}`;
   it("roots systemd's cgroup namespace in name=systemd on a v1 or hybrid layout, else in cgroup2", () => {
     const hybrid = parseMountInfo([line("/sys/fs/cgroup/unified", "cgroup2", "rw"), line("/sys/fs/cgroup/systemd", "cgroup", "rw,xattr,name=systemd")].join("\n"));
-    expect(planCgroup(hybrid)).toEqual({ directory: "/sys/fs/cgroup/systemd/nixos-wsl-init" });
+    expect(planCgroup(hybrid)).toEqual({ directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/nixos-wsl-init" });
     const unified = parseMountInfo(line("/sys/fs/cgroup", "cgroup2", "rw,nsdelegate"));
-    expect(planCgroup(unified)).toEqual({ directory: "/sys/fs/cgroup/nixos-wsl-init" });
+    expect(planCgroup(unified)).toEqual({ directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init" });
     expect(planCgroup(parseMountInfo(line("/", "ext4", "rw")))).toBeNull();
+  });
+});
+
+describe("finding legacy mode's systemd in /proc", () => {
+  const hybrid = { directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/payload/nixos-wsl-init" };
+  const unified = { directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init" };
+
+  it("names the sub-cgroup as /proc/PID/cgroup does: below the mount's root", () => {
+    const nspawned = "166 157 0:37 /payload /sys/fs/cgroup/systemd rw,nosuid shared:24 - cgroup cgroup rw,name=systemd";
+    expect(planCgroup(parseMountInfo(nspawned))).toEqual(hybrid);
+  });
+
+  it("tells processes in the sub-cgroup (or below) from the others", () => {
+    expect(cgroupTextIsInPlan("9:name=systemd:/payload/nixos-wsl-init\n4:memory:/\n0::/\n", hybrid)).toBe(true);
+    expect(cgroupTextIsInPlan("9:name=systemd:/payload/nixos-wsl-init/init.scope\n", hybrid)).toBe(true);
+    expect(cgroupTextIsInPlan("9:name=systemd:/payload/init.scope\n0::/payload/nixos-wsl-init\n", hybrid)).toBe(false);
+    expect(cgroupTextIsInPlan("9:name=systemd:/payload/nixos-wsl-init-other\n", hybrid)).toBe(false);
+    expect(cgroupTextIsInPlan("0::/nixos-wsl-init\n", unified)).toBe(true);
+    expect(cgroupTextIsInPlan("0::/user.slice\n", unified)).toBe(false);
+  });
+
+  it("knows systemd by its command line: itself, a script standing in for it, or unshare about to exec it", () => {
+    const systemd = "/nix/store/abc-nixos-system-x/systemd/lib/systemd/systemd";
+    expect(looksLikeSystemd([systemd])).toBe(true);
+    expect(looksLikeSystemd(["/bin/sh", systemd])).toBe(true);
+    expect(looksLikeSystemd(["/nix/store/abc/sw/bin/unshare", "--fork", "--", systemd])).toBe(true);
+    expect(looksLikeSystemd(["/usr/bin/sleep", "infinity"])).toBe(false);
+    expect(looksLikeSystemd(["/lib/systemd/systemd-journald"])).toBe(false);
+    expect(systemOf(["/bin/sh", systemd])).toBe("/nix/store/abc-nixos-system-x");
+    expect(systemOf(["/lib/systemd/systemd"])).toBe("");
+  });
+
+  it("reads the PID of each namespace level from /proc/PID/status", () => {
+    expect(nsPidsOf("Name:\tsystemd\nNSpid:\t14\t1\nNSsid:\t1\n")).toEqual([14, 1]);
+    expect(nsPidsOf("Name:\tx\n")).toEqual([]);
+  });
+});
+
+describe("legacy mode's record", () => {
+  const valid = {
+    pid: 14,
+    startTime: "12345",
+    bootId: "b0",
+    cgroupNamespace: true,
+    system: "/nix/store/abc-nixos-system-x",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    phase: "running",
+  };
+
+  it("takes a record of the right shape", () => {
+    expect(parseState(JSON.stringify(valid))).toEqual({ state: valid });
+  });
+
+  it.each([
+    ["", "it is empty"],
+    ["{}", '"pid" is missing'],
+    ['{"pid": 1', "it is not JSON"],
+    ["null", "it is not a JSON object"],
+    [JSON.stringify({ ...valid, pid: 0 }), '"pid" must be a PID, not 0'],
+    [JSON.stringify({ ...valid, startTime: 5 }), '"startTime" must be a start time in clock ticks, not 5'],
+    [JSON.stringify({ ...valid, startedAt: "soon" }), '"startedAt" must be a date, not "soon"'],
+    [JSON.stringify({ ...valid, phase: undefined }), '"phase" is missing'],
+  ])("says what is wrong with %j", (text, problem) => {
+    const parsed = parseState(text);
+    expect("problem" in parsed && parsed.problem).toContain(problem);
   });
 });

@@ -1,0 +1,102 @@
+// Legacy mode when starting systemd goes wrong: messages that give the real
+// cause and time, failures that repeat without piling up mounts, tools looked
+// for where they are, and files that cannot be read named as such.
+import { afterEach, describe, expect, it } from "vitest";
+import { addSlowUnit, bootLegacyDistro, type LegacyDistro, runLoginShell, SLOW_UNIT_STARTED, startLoginShell, systemdsIn, waitForFile } from "../harness/legacy.ts";
+import { sleep } from "../harness/proc.ts";
+
+describe("legacy mode: when starting systemd fails", () => {
+  const distros: LegacyDistro[] = [];
+  afterEach(async () => {
+    for (const distro of distros.splice(0)) {
+      await distro.container.stop();
+      distro.fake.remove();
+    }
+  });
+  async function boot(...args: Parameters<typeof bootLegacyDistro>): Promise<LegacyDistro> {
+    const distro = await bootLegacyDistro(...args);
+    distros.push(distro);
+    return distro;
+  }
+
+  it("says that systemd was killed, and when, rather than that it timed out", async () => {
+    const distro = await boot({ settings: { defaultUser: "nixos" } }); // the default readiness timeout: 90 s
+    addSlowUnit(distro.fake, 60);
+    const started = Date.now();
+    const shell = await startLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
+    await waitForFile(distro.container, SLOW_UNIT_STARTED);
+    await sleep(Math.max(0, 2000 - (Date.now() - started)));
+    const [systemd] = await systemdsIn(distro.container);
+    const killedAfter = (Date.now() - started) / 1000;
+    await distro.container.exec(["kill", "-KILL", String(systemd)]);
+    const run = await shell.result;
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).not.toContain("within 90 s");
+    const said = /systemd was killed by SIGKILL before it was running, ([\d.]+) s after it started/.exec(run.stderr);
+    expect(said, run.stderr).not.toBeNull();
+    // Counted from systemd's start (a little after the shell's): never more than the time the test saw pass.
+    expect(Number(said![1])).toBeGreaterThan(killedAfter - 1.5);
+    expect(Number(said![1])).toBeLessThanOrEqual(killedAfter + 0.5);
+    expect(await systemdsIn(distro.container)).toEqual([]);
+  });
+
+  it("binds the store read-only once, however often the start fails, and fails as fast the twelfth time", async () => {
+    const distro = await boot({
+      // An activation that leaves no /run/current-system, so that every shell activates (and binds the store) again.
+      generations: [{ number: 1, activate: "rm /run/current-system", systemdScript: "echo 'simulated: cannot start' >&2; exit 1" }],
+    });
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      const started = Date.now();
+      const run = await runLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
+      const tookMs = Date.now() - started;
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toContain("systemd exited (status 1) before it was running");
+      expect(run.stderr).toContain("simulated: cannot start");
+      if (attempt === 12) expect(tookMs).toBeLessThan(3000);
+    }
+    const store = (await distro.container.mounts()).filter((mount) => mount.mountPoint === "/nix/store");
+    expect(store).toHaveLength(1);
+    expect(store[0]!.options).toContain("ro");
+    expect(await systemdsIn(distro.container)).toEqual([]);
+  });
+
+  it("finds systemctl the way it finds unshare and nsenter: the generation's sw/bin first, then PATH", async () => {
+    const distro = await boot();
+    await distro.container.exec(["rm", `${distro.fake.storePath(1)}/sw/bin/systemctl`]);
+    const run = await runLoginShell(distro.container, { args: ["-c", "systemctl is-system-running || true"] });
+    expect(run.stderr).toBe("");
+    expect(["running", "degraded"]).toContain(run.stdout);
+  });
+
+  it("names the step, what is missing and what to do when there is no systemctl, and starts nothing", async () => {
+    const distro = await boot();
+    const generation = distro.fake.storePath(1);
+    await distro.container.exec(["rm", `${generation}/sw/bin/systemctl`]);
+    // Hide the host's too (in the container's own mount namespace): no systemctl anywhere.
+    await distro.container.exec(["mount", "--bind", "/dev/null", "/usr/bin/systemctl"]);
+    const run = await runLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(`starting systemd: cannot find systemctl (systemd); looked in ${generation}/sw/bin, /usr/local/bin, /usr/bin, /bin`);
+    expect(run.stderr).toContain("systemctl asks whether it is running");
+    expect(run.stderr).toContain("wsl -d NixOS --system --user root -- /mnt/wslg/distro/bin/nixos-wsl-recovery");
+    expect(await systemdsIn(distro.container)).toEqual([]);
+    expect((await distro.container.exec(["ls", "/run/nixos-wsl"])).stdout.split("\n")).not.toContain("legacy.json");
+  });
+
+  it.each([
+    ["/etc/passwd", "reading the user database /etc/passwd: EISDIR", 0],
+    ["/etc/group", "reading the group database /etc/group: EISDIR", 1000],
+  ])("reports an unreadable %s as what it is, not as missing", async (file, message, uid) => {
+    const distro = await boot({ settings: { defaultUser: uid === 0 ? "root" : "nixos" } });
+    // systemd running first, unharmed: the shell alone is to meet the broken file.
+    expect((await runLoginShell(distro.container, { args: ["-c", "true"] })).exitCode).toBe(0);
+    await distro.container.exec(["sh", "-c", `mv ${file} ${file}.saved && mkdir ${file}`]);
+    const run = await runLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toMatch(/unexpected error|^\s+at /m);
+  });
+});

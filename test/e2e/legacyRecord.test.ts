@@ -1,0 +1,97 @@
+// Legacy mode's record of its systemd (/run/nixos-wsl/legacy.json) damaged,
+// missing or unreadable while systemd runs: the shell finds that systemd
+// again from /proc and never starts a second one, and `nixos-wsl-init status`
+// says what is wrong and what to do.
+import { writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bootLegacyDistro, type LegacyDistro, runLoginShell, systemdsIn } from "../harness/legacy.ts";
+
+const RECORD = "/run/nixos-wsl/legacy.json";
+
+describe("legacy mode: a damaged record of the running systemd", () => {
+  let distro: LegacyDistro;
+  let systemd: number;
+  beforeAll(async () => {
+    distro = await bootLegacyDistro();
+    const first = await runLoginShell(distro.container, { args: ["-c", "true"] });
+    expect(first.exitCode).toBe(0);
+    [systemd] = await systemdsIn(distro.container);
+  });
+  afterAll(async () => {
+    await distro.container.stop();
+    distro.fake.remove();
+  });
+
+  async function damage(text: string): Promise<void> {
+    writeFileSync(`/proc/${await distro.container.leader()}/root${RECORD}`, text);
+  }
+  const status = (...args: string[]) => distro.container.exec(["bash", "-c", 'exec -a nixos-wsl-init /sbin/nixos-wsl-init status "$@"', "status", ...args]);
+
+  it("finds the running systemd again after each of seven damages, and starts no second one", async () => {
+    await runLoginShell(distro.container, { args: ["-c", "true"] }); // a whole record to damage, whatever ran before
+    const valid = await distro.container.readFile(RECORD);
+    const damages: [string, string][] = [
+      ["", "it is empty"],
+      ["{}", '"pid" is missing'],
+      ["garbage\n", "it is not JSON"],
+      [valid.slice(0, valid.length / 2), "it is not JSON"],
+      ["[1, 2]", "it is not a JSON object"],
+      [valid.replace(/"pid": \d+/, '"pid": "many"'), '"pid" must be a PID, not "many"'],
+      [valid.replace(/"phase": "\w+"/, '"phase": 3'), '"phase" must be "starting" or "running", not 3'],
+    ];
+    for (const [text, problem] of damages) {
+      await damage(text);
+      const run = await runLoginShell(distro.container, { args: ["-c", "echo still-works"] });
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toBe("still-works");
+      expect(run.stderr).toContain(`${RECORD} is damaged (${problem}`);
+      expect(run.stderr).toContain(`but systemd (PID ${systemd}) started by legacy mode runs: recording it again`);
+      expect(run.stderr).not.toContain("undefined");
+      expect(await systemdsIn(distro.container)).toEqual([systemd]);
+      expect(JSON.parse(await distro.container.readFile(RECORD))).toMatchObject({ pid: systemd, phase: "running" });
+    }
+    // Its control socket was never taken from it: systemctl still reaches it.
+    const ask = await runLoginShell(distro.container, { args: ["-c", "systemctl is-system-running || true"] });
+    expect(["running", "degraded"]).toContain(ask.stdout);
+  });
+
+  it("finds it again when the record is gone", async () => {
+    await distro.container.exec(["rm", RECORD]);
+    const run = await runLoginShell(distro.container, { args: ["-c", "echo still-works"] });
+    expect(run.stdout).toBe("still-works");
+    expect(run.stderr).toContain(`${RECORD} is missing, but systemd (PID ${systemd}) started by legacy mode runs`);
+    expect(await systemdsIn(distro.container)).toEqual([systemd]);
+  });
+
+  it("reports a record that cannot be read as what it is, and starts nothing", async () => {
+    await distro.container.exec(["sh", "-c", `rm -f ${RECORD} && mkdir ${RECORD}`]);
+    try {
+      const run = await runLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toContain(`reading ${RECORD}: EISDIR`);
+      expect(run.stderr).toContain(`Remove it (rm -r ${RECORD}) and open a new shell.`);
+      expect(run.stderr).not.toMatch(/unexpected error|^\s+at /m);
+      expect(await systemdsIn(distro.container)).toEqual([systemd]);
+    } finally {
+      await distro.container.exec(["rmdir", RECORD]);
+    }
+  });
+
+  it("has status say that the record is damaged, which systemd runs, and what to do", async () => {
+    await damage("{}");
+    const text = await status();
+    expect(text.exitCode).toBe(1);
+    expect(text.stderr).toContain(`${RECORD} is not a valid record ("pid" is missing).`);
+    expect(text.stderr).toContain(`systemd started by legacy mode runs as PID ${systemd} (found in /proc); the next shell (wsl, which runs syschdemd as root) records it again.`);
+    expect(text.stderr + text.stdout).not.toContain("undefined");
+    const json = await status("--json");
+    expect(json.exitCode).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ mode: "legacy", record: "invalid", problem: `${RECORD} is not a valid record ("pid" is missing)`, runningPid: systemd });
+
+    await runLoginShell(distro.container, { args: ["-c", "true"] });
+    const repaired = await status();
+    expect(repaired.exitCode).toBe(0);
+    expect(repaired.stdout).toContain(`systemd:     PID ${systemd} (as WSL sees it), started 20`);
+  });
+});
