@@ -6,18 +6,17 @@ import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from 
 import { listGenerations } from "../src/generations.ts";
 import { NIXOS_MARKER, RECOVERY_COMMAND, SYSTEM_DISTRO_MOUNT } from "../src/paths.ts";
 import { hostPath, resolveInRoot } from "../src/rootPath.ts";
+import { sayAs } from "../src/say.ts";
 import { StepError } from "../src/stepError.ts";
 import { makeWritable } from "./chrootMounts.ts";
 import { enterGeneration, privateMountNamespace } from "./enter.ts";
 import { formatGenerationTable, generationsJson } from "./list.ts";
 import { parseRecoveryArgs, type RecoveryRequest, UsageError } from "./options.ts";
-import { chrootEnv, commandArgv } from "./plan.ts";
+import { chrootEnv, commandArgv } from "./enterPlan.ts";
 import { rollback } from "./rollback.ts";
 import { describeGeneration, SelectionError, selectGeneration } from "./select.ts";
 
-function say(message: string): void {
-  process.stderr.write(`nixos-wsl-recovery: ${message}\n`);
-}
+const say = sayAs("nixos-wsl-recovery");
 
 /** Why this process may not recover anything, or null. */
 function refusal(): string | null {

@@ -13,14 +13,13 @@ import { closeSync, openSync } from "node:fs";
 import { constants } from "node:os";
 import { RECOVERY_INNER } from "../src/invocation.ts";
 import { chroot, CLONE_NEWNS, fchdir, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
+import { sayAs } from "../src/say.ts";
 import { inStep } from "../src/stepError.ts";
 import { bindExecutableInside, makeWritable, mountApiFilesystems } from "./chrootMounts.ts";
-import { type EnterPlan, exitStatus, recoveryActivationEnv } from "./plan.ts";
+import { type EnterPlan, exitStatus, recoveryActivationEnv } from "./enterPlan.ts";
 import { RECOVERY_COMMAND } from "../src/paths.ts";
 
-function tell(message: string): void {
-  process.stderr.write(`nixos-wsl-recovery: ${message}\n`);
-}
+const say = sayAs("nixos-wsl-recovery");
 
 /** Ctrl-C belongs to the command inside; no process in between may die of it. */
 function ignoreInterrupts(): void {
@@ -44,8 +43,8 @@ export async function enterGeneration(plan: EnterPlan): Promise<number> {
   privateMountNamespace();
   const writable = makeWritable(plan.root);
   try {
-    if (writable.done && !plan.silent) tell(writable.done);
-    for (const warning of mountApiFilesystems(plan.root)) tell(`warning: ${warning}`);
+    if (writable.done && !plan.silent) say(writable.done);
+    for (const warning of mountApiFilesystems(plan.root)) say(`warning: ${warning}`);
     const inner = bindExecutableInside(plan.root, process.execPath);
     // Kept open to come back out of the chroot: a filesystem made writable is made read-only again from outside.
     const outside = openSync("/", "r");
@@ -61,7 +60,7 @@ export async function enterGeneration(plan: EnterPlan): Promise<number> {
     }
   } finally {
     const warning = writable.restore();
-    if (warning) tell(`warning: ${warning}`);
+    if (warning) say(`warning: ${warning}`);
   }
 }
 
@@ -77,7 +76,7 @@ async function runInPidNamespace(plan: EnterPlan, inner: string): Promise<number
       cwd: "/",
     });
   } catch (error) {
-    tell(
+    say(
       `warning: cannot run ${unshareTool} (${(error as Error).message}); running without a PID namespace of its own, ` +
         "so processes the command leaves in the background are not stopped when it ends",
     );
@@ -95,28 +94,28 @@ export async function runRecoveryInner(planJson: string): Promise<number> {
 
 /** Activation, tmpfiles, then the command, inside the root; returns the command's exit status. */
 async function runInside(plan: EnterPlan): Promise<number> {
-  await runActivation(plan);
+  await activateInside(plan);
   await createTmpfiles(plan);
   try {
     const command = Bun.spawn([...plan.argv], { stdio: ["inherit", "inherit", "inherit"], env: plan.env, cwd: "/" });
     await command.exited;
     return statusOf(command);
   } catch (error) {
-    tell(`cannot run ${plan.argv[0]} inside ${plan.label}: ${(error as Error).message}`);
+    say(`cannot run ${plan.argv[0]} inside ${plan.label}: ${(error as Error).message}`);
     return 127;
   }
 }
 
-async function runActivation(plan: EnterPlan): Promise<void> {
+async function activateInside(plan: EnterPlan): Promise<void> {
   const script = `${plan.system}/activate`;
   const output = plan.silent ? "ignore" : 2; // the activation's chatter goes to stderr, never into a command's stdout
   try {
     const child = Bun.spawn([script], { stdio: ["ignore", output, output], env: recoveryActivationEnv(plan), cwd: "/" });
     await child.exited;
     const status = statusOf(child);
-    if (status !== 0) tell(`the activation script of ${plan.label} failed (status ${status}); going on with a partly activated system`);
+    if (status !== 0) say(`the activation script of ${plan.label} failed (status ${status}); going on with a partly activated system`);
   } catch (error) {
-    tell(`the activation script of ${plan.label} could not run (${(error as Error).message}); going on without it`);
+    say(`the activation script of ${plan.label} could not run (${(error as Error).message}); going on without it`);
   }
 }
 
@@ -130,8 +129,8 @@ async function createTmpfiles(plan: EnterPlan): Promise<void> {
       cwd: "/",
     });
     await child.exited;
-    if (child.exitCode !== 0 && !plan.silent) tell(`systemd-tmpfiles reported problems (status ${statusOf(child)}); going on`);
+    if (child.exitCode !== 0 && !plan.silent) say(`systemd-tmpfiles reported problems (status ${statusOf(child)}); going on`);
   } catch (error) {
-    if (!plan.silent) tell(`could not run ${tmpfiles} (${(error as Error).message}); going on`);
+    if (!plan.silent) say(`could not run ${tmpfiles} (${(error as Error).message}); going on`);
   }
 }

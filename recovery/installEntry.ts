@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { fhsInterpreter, readInterpreter, writeInterpreter } from "../src/elf.ts";
+import { fhsInterpreter, readInterpreter, writeInterpreter } from "./elf.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { errnoCode, errnoText } from "../src/rootPath.ts";
 

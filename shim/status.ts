@@ -1,14 +1,14 @@
 // `nixos-wsl-init status [--json]`: how this system booted, from the native
 // shim's boot record, or from legacy mode's record of its systemd.
 import { existsSync } from "node:fs";
-import { formatBootRecord, readBootRecord } from "../src/bootRecord.ts";
+import { formatBootRecord, readBootRecord } from "./native/bootRecord.ts";
 import { parseArgs } from "@pkgjs/parseargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { BOOT_RECORD } from "../src/paths.ts";
 import { errorCode } from "../src/stepError.ts";
-import { currentCgroupPlan } from "./legacyCgroup.ts";
-import { isAlive, LEGACY_STATE, type LegacyState, NAMESPACE_DIR, readState, type StateRecord, SYSTEMD_LOG } from "./legacyState.ts";
-import { type FoundSystemd, findStartedSystemds } from "./legacySystemd.ts";
+import { currentLegacyCgroup } from "./legacy/cgroup.ts";
+import { isAlive, LEGACY_STATE, type LegacyState, NAMESPACE_DIR, readState, type StateRecord, SYSTEMD_LOG } from "./legacy/state.ts";
+import { type FoundSystemd, findStartedSystemds } from "./legacy/systemdProcess.ts";
 
 export function runStatus(args: readonly string[], recordPath = BOOT_RECORD): number {
   let json: boolean;
@@ -43,7 +43,7 @@ function complain(message: string): void {
 /** The systemds legacy mode started, from /proc; empty when they cannot be looked for. */
 function lookInProc(): FoundSystemd[] {
   try {
-    return findStartedSystemds(currentCgroupPlan());
+    return findStartedSystemds(currentLegacyCgroup());
   } catch {
     return []; // status only reports; the shell that starts systemd looks again and says why it cannot
   }

@@ -7,7 +7,7 @@ import { openKernelLog } from "./log.ts";
 import { describeFailure } from "./stepError.ts";
 
 import { HELP, parseInvocation } from "./invocation.ts";
-import { runNativeShim } from "../shim/native.ts";
+import { runNativeShim } from "../shim/native/init.ts";
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -18,7 +18,7 @@ async function main(): Promise<number> {
     case "status":
       return (await import("../shim/status.ts")).runStatus(command.args);
     case "legacy":
-      return (await import("../shim/legacy.ts")).runLegacy(process.argv0, command.args);
+      return (await import("../shim/legacy/syschdemd.ts")).runLegacy(process.argv0, command.args);
     case "recovery":
       return (await import("../recovery/cli.ts")).runRecovery(command.args);
     case "recovery-inner":

@@ -24,3 +24,6 @@ export const RECOVERY_ENTRY = "/bin/nixos-wsl-recovery";
 
 /** What a user types in Windows to get a recovery shell (with their distro's name for NixOS). */
 export const RECOVERY_COMMAND = `wsl -d NixOS --system --user root -- ${SYSTEM_DISTRO_MOUNT}${RECOVERY_ENTRY}`;
+
+/** The advice every failure that needs the recovery shell ends with. */
+export const REPAIR_FROM_WINDOWS = `Repair it from Windows with: ${RECOVERY_COMMAND}`;

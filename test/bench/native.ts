@@ -2,7 +2,7 @@
 // namespace, chrooted into a fake NixOS root) to the exec of a stand-in
 // systemd, next to exec'ing that stand-in directly the same way.
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import type { BootRecord } from "../../src/bootRecord.ts";
+import type { BootRecord } from "../../shim/native/bootRecord.ts";
 import { join } from "node:path";
 import { BINARY } from "../harness/paths.ts";
 import { run, sh, withBenchRoot } from "./benchRoot.ts";

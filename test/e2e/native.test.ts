@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import type { BootRecord } from "../../src/bootRecord.ts";
+import type { BootRecord } from "../../shim/native/bootRecord.ts";
 import { Container } from "../harness/container.ts";
 import { type FakeRoot, type FakeRootOptions, makeFakeRoot } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";

@@ -4,7 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { BootRecord } from "../../src/bootRecord.ts";
+import type { BootRecord } from "../../shim/native/bootRecord.ts";
 import { Container } from "../harness/container.ts";
 import { type FakeRootOptions, makeFakeRoot } from "../harness/fakeRoot.ts";
 import { kernelLogMark, readKernelLog, runShimWithRealKmsg } from "../harness/kernelLog.ts";

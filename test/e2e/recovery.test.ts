@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSy
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BootRecord } from "../../src/bootRecord.ts";
+import type { BootRecord } from "../../shim/native/bootRecord.ts";
 import { Container } from "../harness/container.ts";
 import { type FakeRoot, makeFakeRoot } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";

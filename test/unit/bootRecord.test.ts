@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type BootRecord, formatBootRecord, readBootRecord, writeBootRecord } from "../../src/bootRecord.ts";
+import { type BootRecord, formatBootRecord, readBootRecord, writeBootRecord } from "../../shim/native/bootRecord.ts";
 
 const record: BootRecord = {
   format: 1,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { entryProblem, fileDigest, formatStamp, installRecoveryEntry, parseStamp } from "../../recovery/installEntry.ts";
-import { fhsInterpreter, readInterpreter, writeInterpreter } from "../../src/elf.ts";
+import { fhsInterpreter, readInterpreter, writeInterpreter } from "../../recovery/elf.ts";
 import { requireBinary } from "../harness/paths.ts";
 
 const BINARY = requireBinary();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatGenerationTable } from "../../recovery/list.ts";
 import { parseRecoveryArgs } from "../../recovery/options.ts";
-import { chrootEnv, commandArgv, exitStatus, recoveryActivationEnv } from "../../recovery/plan.ts";
+import { chrootEnv, commandArgv, exitStatus, recoveryActivationEnv } from "../../recovery/enterPlan.ts";
 import { rollback } from "../../recovery/rollback.ts";
 import { pathInsideRoot, SelectionError, selectGeneration } from "../../recovery/select.ts";
 import { listGenerations } from "../../src/generations.ts";

@@ -8,12 +8,12 @@
 // good (systemd itself moves on to the hierarchy's init.scope once it runs).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, posix } from "node:path";
-import { type MountEntry, readMountInfo } from "../src/mountInfo.ts";
-import { readProcFile } from "./legacyState.ts";
+import { type MountEntry, readMountInfo } from "../../src/mountInfo.ts";
+import { readProcFile } from "./state.ts";
 
 export const SUBGROUP = "nixos-wsl-init";
 
-export interface CgroupPlan {
+export interface LegacyCgroup {
   /** The sub-cgroup systemd's namespace is rooted at, as a directory. */
   readonly directory: string;
   /** The hierarchy's name in /proc/PID/cgroup: "name=systemd" (v1), "" (v2). */
@@ -23,7 +23,7 @@ export interface CgroupPlan {
 }
 
 /** The hierarchy to use, from the mount table: name=systemd (v1), else cgroup2 mounted at /sys/fs/cgroup. */
-export function planCgroup(mounts: readonly MountEntry[]): CgroupPlan | null {
+export function chooseLegacyCgroup(mounts: readonly MountEntry[]): LegacyCgroup | null {
   const named = mounts.find((m) => m.fsType === "cgroup" && m.superOptions.includes("name=systemd"));
   const unified = mounts.find((m) => m.fsType === "cgroup2" && m.mountPoint === "/sys/fs/cgroup");
   const mount = named ?? unified;
@@ -31,34 +31,34 @@ export function planCgroup(mounts: readonly MountEntry[]): CgroupPlan | null {
   return { directory: `${mount.mountPoint}/${SUBGROUP}`, hierarchy: named ? "name=systemd" : "", path: posix.join(mount.root, SUBGROUP) };
 }
 
-export function currentCgroupPlan(): CgroupPlan | null {
-  return planCgroup(readMountInfo());
+export function currentLegacyCgroup(): LegacyCgroup | null {
+  return chooseLegacyCgroup(readMountInfo());
 }
 
-/** Move this process (all its threads) into the plan's cgroup. */
-export function joinCgroup(plan: CgroupPlan): void {
-  mkdirSync(plan.directory, { recursive: true });
-  writeFileSync(`${plan.directory}/cgroup.procs`, `${process.pid}\n`);
+/** Move this process (all its threads) into legacy mode's cgroup. */
+export function joinCgroup(cgroup: LegacyCgroup): void {
+  mkdirSync(cgroup.directory, { recursive: true });
+  writeFileSync(`${cgroup.directory}/cgroup.procs`, `${process.pid}\n`);
 }
 
-/** Move this process back to the parent of the plan's cgroup, out of systemd's tree. */
-export function leaveCgroup(plan: CgroupPlan): void {
-  writeFileSync(`${dirname(plan.directory)}/cgroup.procs`, `${process.pid}\n`);
+/** Move this process back to the parent of legacy mode's cgroup, out of systemd's tree. */
+export function leaveCgroup(cgroup: LegacyCgroup): void {
+  writeFileSync(`${dirname(cgroup.directory)}/cgroup.procs`, `${process.pid}\n`);
 }
 
-/** Whether a /proc/PID/cgroup text puts the process in the plan's sub-cgroup (or below it). */
-export function cgroupTextIsInPlan(text: string, plan: CgroupPlan): boolean {
+/** Whether a /proc/PID/cgroup text puts the process in legacy mode's sub-cgroup (or below it). */
+export function cgroupTextIsUnder(text: string, cgroup: LegacyCgroup): boolean {
   return text.split("\n").some((line) => {
     const [, hierarchy, path] = line.split(/:(.*?):/s);
     if (hierarchy === undefined || path === undefined) return false;
     // v1 lines name their controllers (comma-separated); v2's is empty.
-    const matches = plan.hierarchy === "" ? line.startsWith("0::") : hierarchy.split(",").includes(plan.hierarchy);
-    return matches && (path === plan.path || path.startsWith(`${plan.path}/`));
+    const matches = cgroup.hierarchy === "" ? line.startsWith("0::") : hierarchy.split(",").includes(cgroup.hierarchy);
+    return matches && (path === cgroup.path || path.startsWith(`${cgroup.path}/`));
   });
 }
 
-/** Whether a process is in the plan's sub-cgroup; false when it is gone. */
-export function isInPlan(pid: number, plan: CgroupPlan): boolean {
+/** Whether a process is in legacy mode's sub-cgroup; false when it is gone. */
+export function isUnderLegacyCgroup(pid: number, cgroup: LegacyCgroup): boolean {
   const text = readProcFile(`/proc/${pid}/cgroup`);
-  return text !== null && cgroupTextIsInPlan(text, plan);
+  return text !== null && cgroupTextIsUnder(text, cgroup);
 }

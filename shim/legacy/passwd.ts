@@ -2,7 +2,7 @@
 // cannot be read is an error with its cause (EACCES, EIO, …) kept in `code`;
 // only a missing /etc/group means "no groups".
 import { readFileSync } from "node:fs";
-import { errorCode } from "./stepError.ts";
+import { errorCode } from "../../src/stepError.ts";
 
 export interface PasswdEntry {
   readonly name: string;

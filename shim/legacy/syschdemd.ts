@@ -7,34 +7,35 @@
 // its PID is known; a shell interrupted (SIGHUP, SIGINT, SIGTERM) while
 // systemd starts leaves it starting, recorded, for the next shell to wait for;
 // and a record that is missing or damaged is made good from /proc.
-import { closeSync, constants, existsSync, openSync, readFileSync, realpathSync, statSync, writeSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { loadSettings, type Settings } from "../src/config.ts";
-import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
-import { chooseBootGeneration, type Generation } from "../src/generations.ts";
-import { execve, lockExclusive, tryLockExclusive } from "../src/libc.ts";
-import { openKernelLog } from "../src/log.ts";
-import { type PasswdEntry, readGroups, readPasswd } from "../src/passwd.ts";
-import { CONFIG_FILE, RECOVERY_COMMAND, STATE_DIR } from "../src/paths.ts";
-import { describeFailure, errorCode, inStep, StepError } from "../src/stepError.ts";
-import { findTool } from "../src/tools.ts";
-import { bindStoreReadOnly, runActivation } from "./activation.ts";
-import { type CgroupPlan, currentCgroupPlan } from "./legacyCgroup.ts";
-import { canEnter, INSIDE_MARKER, parseLegacyArgs, realShell, shellArgv, shellEnv, workingDirectory } from "./legacyPlan.ts";
+import { closeSync, existsSync, readFileSync } from "node:fs";
+import { loadSettings, type Settings } from "../../src/config.ts";
+import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { chooseBootGeneration, type Generation } from "../../src/generations.ts";
+import { openKernelLog } from "../../src/log.ts";
+import { CONFIG_FILE, RECOVERY_COMMAND, REPAIR_FROM_WINDOWS, STATE_DIR } from "../../src/paths.ts";
+import { sayAs } from "../../src/say.ts";
+import { describeFailure, errorCode, inStep, StepError } from "../../src/stepError.ts";
+import { runActivation } from "../boot/activation.ts";
+import { describeActivation } from "../boot/activationResult.ts";
+import { bindStoreReadOnly } from "../boot/readOnlyStore.ts";
+import { currentLegacyCgroup, type LegacyCgroup } from "./cgroup.ts";
+import { enterSystemd, runShellHere } from "./enterShell.ts";
+import { catchInterruptions, exitCodeFor } from "./interruptions.ts";
+import { takeLock } from "./lock.ts";
+import { type PasswdEntry, readPasswd } from "./passwd.ts";
+import { INSIDE_MARKER, parseLegacyArgs } from "./shellRules.ts";
 import {
   clearState,
   currentBootId,
-  ensureStateDir,
   isAlive,
   LEGACY_LOCK,
   LEGACY_STATE,
   type LegacyState,
-  readActivity,
   readState,
   recordActivity,
   SYSTEMD_LOG,
   writeState,
-} from "./legacyState.ts";
+} from "./state.ts";
 import {
   findStartedSystemds,
   findSystemdTools,
@@ -44,7 +45,7 @@ import {
   type SystemdProcess,
   type SystemdTools,
   waitUntilRunning,
-} from "./legacySystemd.ts";
+} from "./systemdProcess.ts";
 
 const USAGE = "Usage: syschdemd [-c COMMAND]   (or: nixos-wsl-init legacy [-c COMMAND])";
 
@@ -56,30 +57,11 @@ login shell of the user named in /etc/nixos-wsl-init.json inside them, or that
 shell with -c COMMAND. Exit code, stdin and stdout are the shell's.
 State and systemd's output: /run/nixos-wsl/ (legacy.json, ns/, systemd.log).`;
 
-/** A queued shell says what it waits for only when the wait is more than a holder's quick look at the record. */
-const QUIET_WAIT_MS = 250;
 /** A systemd found still starting gets at least this long to answer, even past its deadline. */
 const ADOPT_GRACE_MS = 3000;
 
-const FROM_WINDOWS = `from Windows with: ${RECOVERY_COMMAND}`;
-const REPAIR = `Repair the system ${FROM_WINDOWS}`;
 
-/** To stderr, synchronously, and never failing: after SIGHUP the terminal may be gone. */
-function say(message: string): void {
-  try {
-    writeSync(2, `nixos-wsl-init: ${message}\n`);
-  } catch {
-    // nobody to tell
-  }
-}
-
-function isThisProgram(path: string): boolean {
-  try {
-    return realpathSync(path) === realpathSync(process.execPath);
-  } catch {
-    return false; // a shell that cannot be resolved is not this program
-  }
-}
+const say = sayAs("nixos-wsl-init");
 
 /** Already in systemd's namespaces: the marker we set, or systemd itself as PID 1 (the marker may not survive sudo). */
 function isInside(): boolean {
@@ -123,7 +105,7 @@ export async function runLegacy(_argv0: string, args: readonly string[]): Promis
 }
 
 function defaultUser(settings: Settings): PasswdEntry {
-  const users = inStep("reading the user database /etc/passwd", () => readPasswd(), () => REPAIR);
+  const users = inStep("reading the user database /etc/passwd", () => readPasswd(), () => REPAIR_FROM_WINDOWS);
   const found = users.find((entry) => entry.name === settings.defaultUser);
   if (!found) {
     throw new StepError(
@@ -135,62 +117,14 @@ function defaultUser(settings: Settings): PasswdEntry {
   return found;
 }
 
-/**
- * Take the lock that makes shells share one systemd (its fd; closing it lets go).
- * A shell queued behind another says once what it waits for.
- */
-async function takeLock(): Promise<number> {
-  inStep(`preparing ${STATE_DIR}`, ensureStateDir, () => "/run must be a writable tmpfs, as WSL mounts it.");
-  const lockStep = `taking the lock ${LEGACY_LOCK}`;
-  const lockFd = inStep(lockStep, () => openSync(LEGACY_LOCK, constants.O_RDWR | constants.O_CREAT, 0o600));
-  if (inStep(lockStep, () => tryLockExclusive(lockFd, LEGACY_LOCK))) return lockFd;
-  const quietUntil = Date.now() + QUIET_WAIT_MS;
-  while (Date.now() < quietUntil) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    if (inStep(lockStep, () => tryLockExclusive(lockFd, LEGACY_LOCK))) return lockFd;
-  }
-  const holder = readActivity();
-  say(holder ? `waiting for another shell (PID ${holder.pid}) that is ${holder.activity} ...` : `waiting for another shell that holds ${LEGACY_LOCK} ...`);
-  // Blocking, with the default signal actions: a queued shell holds nothing, so a signal may simply end it.
-  inStep(lockStep, () => lockExclusive(lockFd, LEGACY_LOCK));
-  return lockFd;
-}
-
-const SIGNALS = ["SIGHUP", "SIGINT", "SIGTERM"] as const;
-
-/** Catch SIGHUP, SIGINT and SIGTERM until stop(): each step decides when to act on them. */
-function catchInterruptions(): Interruption & { stop(): void } {
-  let resolve!: (signal: NodeJS.Signals) => void;
-  const caught = {
-    signal: null as NodeJS.Signals | null,
-    happened: new Promise<NodeJS.Signals>((r) => {
-      resolve = r;
-    }),
-    stop: () => {
-      for (const signal of SIGNALS) process.off(signal, handler);
-    },
-  };
-  const handler = (signal: NodeJS.Signals) => {
-    if (caught.signal !== null) return;
-    caught.signal = signal;
-    resolve(signal);
-  };
-  for (const signal of SIGNALS) process.on(signal, handler);
-  return caught;
-}
-
-function exitCodeFor(signal: NodeJS.Signals): number {
-  return 128 + (osConstants.signals[signal] ?? 0);
-}
-
 /** The running systemd (found, waited for, or started), or the exit code when there is none to enter. */
 async function ensureSystemd(settings: Settings): Promise<LegacyState | number> {
-  const lockFd = await takeLock();
+  const lockFd = await takeLock(say);
   const interruption = catchInterruptions();
   const doing = (activity: string) => inStep(`writing to the lock ${LEGACY_LOCK}`, () => recordActivity(lockFd, activity));
   try {
     doing("checking for a running systemd");
-    const cgroup = inStep("reading the cgroup layout (/proc/self/mountinfo)", currentCgroupPlan);
+    const cgroup = inStep("reading the cgroup layout (/proc/self/mountinfo)", currentLegacyCgroup);
     const known = inStep("looking for a running systemd", () => findRunning(cgroup));
     if (known?.phase === "running") return known;
     if (known) {
@@ -205,7 +139,7 @@ async function ensureSystemd(settings: Settings): Promise<LegacyState | number> 
 }
 
 /** The systemd that runs, from the record, else from /proc; null when none does. A found one is recorded again. */
-function findRunning(cgroup: CgroupPlan | null): LegacyState | null {
+function findRunning(cgroup: LegacyCgroup | null): LegacyState | null {
   const record = inStep(`reading ${LEGACY_STATE}`, readState, (cause) =>
     errorCode(cause) === "EACCES" ? "Only root may read it." : `Remove it (rm -r ${LEGACY_STATE}) and open a new shell.`,
   );
@@ -254,13 +188,13 @@ function recordSystemd(systemd: SystemdProcess, system: string, phase: LegacySta
 /** Activate if this WSL start has not yet, then start systemd, record it, and wait for it. */
 async function startSystemd(
   settings: Settings,
-  cgroup: CgroupPlan | null,
+  cgroup: LegacyCgroup | null,
   interruption: Interruption,
   doing: (activity: string) => void,
 ): Promise<LegacyState | number> {
-  const choice = inStep("choosing the generation to boot", () => chooseBootGeneration("/"), () => REPAIR);
+  const choice = inStep("choosing the generation to boot", () => chooseBootGeneration("/"), () => REPAIR_FROM_WINDOWS);
   if (choice.kind === "none") {
-    throw new StepError("choosing the generation to boot", `no bootable NixOS generation:\n${choice.reasons.map((r) => `  - ${r}`).join("\n")}`, REPAIR);
+    throw new StepError("choosing the generation to boot", `no bootable NixOS generation:\n${choice.reasons.map((r) => `  - ${r}`).join("\n")}`, REPAIR_FROM_WINDOWS);
   }
   const { generation } = choice;
   if (choice.kind === "fallback") say(`the default generation cannot boot (${choice.reason}); starting ${generation.link}`);
@@ -277,7 +211,7 @@ async function startSystemd(
 
   doing("starting systemd");
   const started = await spawnSystemd(tools, cgroup).catch((error: unknown) => {
-    throw new StepError("starting systemd", error, `Its output: ${SYSTEMD_LOG}. ${REPAIR}`);
+    throw new StepError("starting systemd", error, `Its output: ${SYSTEMD_LOG}. ${REPAIR_FROM_WINDOWS}`);
   });
   if (!started.ok) return failed(started.reason, started.output);
   // Recorded at once, before the wait in which this shell may be interrupted.
@@ -295,7 +229,7 @@ async function activate(generation: Generation, settings: Settings): Promise<voi
   }
   const activation = await runActivation(generation, log, settings.activationTimeoutSeconds);
   log.close();
-  if (activation.exitCode !== 0) say(`the activation script failed (${activation.error ?? `status ${activation.exitCode ?? activation.signal}`}); going on, see dmesg`);
+  if (activation.exitCode !== 0) say(`the activation ${describeActivation(activation)}`);
 }
 
 /** Wait for a recorded systemd; mark it running, or forget it when it failed. */
@@ -334,7 +268,7 @@ function failed(reason: string, output: string): number {
   const printed = output.trim();
   say(
     `starting systemd: ${reason}.\n${printed ? `systemd printed:\n${tail(printed, 40)}` : "systemd printed nothing."}\n` +
-      `Full output: ${SYSTEMD_LOG}. Open a new shell to try again; if it fails the same way, boot an older generation ${FROM_WINDOWS}`,
+      `Full output: ${SYSTEMD_LOG}. Open a new shell to try again; if it fails the same way, boot an older generation from Windows with: ${RECOVERY_COMMAND}`,
   );
   return EXIT_FAILURE;
 }
@@ -343,57 +277,3 @@ function tail(text: string, lines: number): string {
   return text.split("\n").slice(-lines).join("\n");
 }
 
-/** Become nsenter: into systemd's namespaces, as the user, in the working directory, running the shell. */
-function enterSystemd(state: LegacyState, settings: Settings, user: PasswdEntry, command: string | null): number {
-  const step = `entering systemd's namespaces (PID ${state.pid})`;
-  const nsenter = findTool("nsenter");
-  const setpriv = findTool("setpriv");
-  if (nsenter === null || (user.uid !== 0 && setpriv === null)) {
-    throw new StepError(step, "cannot find nsenter and setpriv (util-linux)", `They belong in /run/current-system/sw/bin. ${REPAIR}`);
-  }
-  const shell = realShell(user, isThisProgram);
-  const groups = user.uid === 0 ? [] : inStep("reading the group database /etc/group", () => readGroups(), () => REPAIR).filter((g) => g.members.includes(user.name)).map((g) => g.gid);
-  const cwd = workingDirectory(currentDirectory(user), user, rootEnterable(user, groups));
-  const argv = [
-    nsenter,
-    "--target",
-    String(state.pid),
-    "--mount",
-    "--pid",
-    ...(state.cgroupNamespace ? ["--cgroup"] : []),
-    // systemd's root, and the directory looked up there: one opened here would be outside that namespace.
-    "--root",
-    `--wdns=${cwd}`,
-    "--",
-    ...(user.uid === 0 ? [] : [setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"]),
-    ...shellArgv(shell, command),
-  ];
-  inStep(step, () => execve(nsenter, argv, shellEnv(process.env, user, shell, settings.automountRoot)), () => REPAIR);
-  return EXIT_FAILURE;
-}
-
-/** The working directory, or the user's home when it was removed under the caller. */
-function currentDirectory(user: PasswdEntry): string {
-  try {
-    return process.cwd();
-  } catch {
-    return user.home;
-  }
-}
-
-function rootEnterable(user: PasswdEntry, groups: readonly number[]): boolean {
-  try {
-    return canEnter(user, statSync("/root"), groups);
-  } catch {
-    return false; // /root unreadable: start in the user's home instead
-  }
-}
-
-/** Inside already (a shell of a shell, sudo -i): just the shell, never a second systemd. */
-function runShellHere(command: string | null): number {
-  const uid = process.getuid?.() ?? 0;
-  const user = inStep("reading the user database /etc/passwd", () => readPasswd(), () => REPAIR).find((entry) => entry.uid === uid);
-  const shell = user ? realShell(user, isThisProgram) : "/bin/sh";
-  inStep(`running the shell ${shell}`, () => execve(shell, shellArgv(shell, command), { ...process.env, [INSIDE_MARKER]: "1" }), () => REPAIR);
-  return EXIT_FAILURE;
-}

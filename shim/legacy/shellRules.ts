@@ -1,7 +1,7 @@
 // The pure decisions of legacy mode: its command line, the shell to run and
 // its environment and working directory.
 import type { Stats } from "node:fs";
-import type { PasswdEntry } from "../src/passwd.ts";
+import type { PasswdEntry } from "./passwd.ts";
 
 /** Set in every process legacy mode starts inside systemd's namespaces. */
 export const INSIDE_MARKER = "NIXOS_WSL_INIT_INSIDE";

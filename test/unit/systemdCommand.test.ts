@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { activationEnv } from "../../shim/activationEnv.ts";
-import { notPid1Message, systemdArgv } from "../../shim/nativePlan.ts";
+import { activationEnv } from "../../shim/boot/activationEnv.ts";
+import { notPid1Message, systemdArgv } from "../../shim/native/systemdCommand.ts";
 
 describe("native shim plan", () => {
   it("keeps argv[0], logs systemd to kmsg and passes every argument on in order", () => {

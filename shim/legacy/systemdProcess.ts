@@ -9,12 +9,12 @@
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Subprocess } from "bun";
-import { RECOVERY_COMMAND, SYSTEMD_BINARY } from "../src/paths.ts";
-import { StepError } from "../src/stepError.ts";
-import { findTool, toolDirectories } from "../src/tools.ts";
-import { descendantsOf } from "../src/processTree.ts";
-import { type CgroupPlan, isInPlan, joinCgroup, leaveCgroup } from "./legacyCgroup.ts";
-import { isRunning, processStartTime, readProcFile, SYSTEMD_LOG } from "./legacyState.ts";
+import { RECOVERY_COMMAND, SYSTEMD_BINARY } from "../../src/paths.ts";
+import { StepError } from "../../src/stepError.ts";
+import { findTool, toolDirectories } from "./tools.ts";
+import { descendantsOf } from "../../src/processTree.ts";
+import { type LegacyCgroup, isUnderLegacyCgroup, joinCgroup, leaveCgroup } from "./cgroup.ts";
+import { isRunning, processStartTime, readProcFile, SYSTEMD_LOG } from "./state.ts";
 
 export interface SystemdTools {
   readonly systemd: string;
@@ -147,7 +147,7 @@ function unshareArgv(tools: SystemdTools, cgroupNamespace: boolean): string[] {
  * recorded before anything else happens. Only for when no systemd of legacy
  * mode runs (the caller looked, in the record and in /proc).
  */
-export async function spawnSystemd(tools: SystemdTools, cgroup: CgroupPlan | null): Promise<Started> {
+export async function spawnSystemd(tools: SystemdTools, cgroup: LegacyCgroup | null): Promise<Started> {
   // A dead systemd's control socket would answer "connection refused" to the new one's waiters.
   rmSync("/run/systemd", { recursive: true, force: true });
   // The new cgroup namespace is rooted where unshare stands when it makes it: put it there, then step back out.
@@ -336,7 +336,7 @@ function startedMsOf(startTime: string): number {
  * sub-cgroup (systemd moves on to init.scope; unshare stays). Without a
  * cgroup hierarchy, a parent named unshare has to do.
  */
-export function findStartedSystemds(cgroup: CgroupPlan | null): FoundSystemd[] {
+export function findStartedSystemds(cgroup: LegacyCgroup | null): FoundSystemd[] {
   const ourLevels = nsPidsOf(readFileSync("/proc/self/status", "utf8")).length;
   const ourCgroupNamespace = readlinkSync("/proc/self/ns/cgroup");
   const found: FoundSystemd[] = [];
@@ -350,7 +350,7 @@ export function findStartedSystemds(cgroup: CgroupPlan | null): FoundSystemd[] {
     const commandLine = (readProcFile(`/proc/${pid}/cmdline`) ?? "").split("\0").filter(Boolean);
     if (!looksLikeSystemd(commandLine)) continue;
     const parent = parentOf(status);
-    const ours = cgroup ? isInPlan(pid, cgroup) || isInPlan(parent, cgroup) : readProcFile(`/proc/${parent}/comm`)?.trim() === "unshare";
+    const ours = cgroup ? isUnderLegacyCgroup(pid, cgroup) || isUnderLegacyCgroup(parent, cgroup) : readProcFile(`/proc/${parent}/comm`)?.trim() === "unshare";
     const startTime = processStartTime(pid);
     if (!ours || startTime === null) continue;
     let cgroupNamespace = false;

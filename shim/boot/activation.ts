@@ -1,28 +1,15 @@
-// Shared by both boot paths (native and legacy): the read-only store, and the
-// NixOS activation script, run with its output in the kernel log and a
-// deadline after which it is stopped so that the boot goes on.
-import type { ActivationResult } from "../src/bootRecord.ts";
-import type { Generation } from "../src/generations.ts";
-import { mount, MS_BIND, MS_RDONLY, MS_REMOUNT } from "../src/libc.ts";
-import { ACTIVATION_TAG, type Logger, openKernelLog } from "../src/log.ts";
-import { mountAt, readMountInfo } from "../src/mountInfo.ts";
-import { ACTIVATE, NIX_STORE } from "../src/paths.ts";
-import { deepestProcess, descendantsOf } from "../src/processTree.ts";
+// Shared by both boot paths (native and legacy): the NixOS activation script,
+// run with its output in the kernel log and a deadline after which it is
+// stopped so that the boot goes on.
+import type { ActivationResult } from "./activationResult.ts";
+import type { Generation } from "../../src/generations.ts";
+import { ACTIVATION_TAG, type Logger, openKernelLog } from "../../src/log.ts";
+import { ACTIVATE } from "../../src/paths.ts";
+import { deepestProcess, descendantsOf } from "../../src/processTree.ts";
 import { ACTIVATION_PROGRESS_MS, activationEnv } from "./activationEnv.ts";
 
 /** How long a stopped activation gets between SIGTERM and SIGKILL. */
 const STOP_GRACE_MS = 2_000;
-
-/**
- * The store is immutable: a bind of itself, remounted read-only. Only once:
- * binding again on a shared / would double the store's mounts at every start.
- */
-export function bindStoreReadOnly(): "bound" | "already" {
-  if (mountAt(readMountInfo(), NIX_STORE)?.options.includes("ro")) return "already";
-  mount(NIX_STORE, NIX_STORE, null, MS_BIND);
-  mount(null, NIX_STORE, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
-  return "bound";
-}
 
 /** Copy a child's output into a logger, a line at a time. */
 async function copyLines(stream: ReadableStream<Uint8Array>, output: Logger): Promise<void> {
@@ -112,11 +99,12 @@ export async function runActivation(generation: Generation, log: Logger, deadlin
     stuckIn,
   };
   if (activation.exitCode === 0) log.info(`activation finished in ${durationMs.toFixed(0)} ms`);
-  else if (stuckIn === null) log.error(`activation failed (${describeOutcome(activation)}); booting on with a partly activated system`);
+  else if (stuckIn === null) log.error(`activation failed (${whyItFailed(activation)}); booting on with a partly activated system`);
   return activation;
 }
 
-function describeOutcome(activation: ActivationResult): string {
+/** In a few words, for the kernel log line. */
+function whyItFailed(activation: ActivationResult): string {
   if (activation.error !== null) return `could not start: ${activation.error}`;
   if (activation.signal !== null) return `killed by ${activation.signal}`;
   return `exit code ${activation.exitCode}`;

@@ -2,20 +2,7 @@
 // so that `nixos-wsl-init status` can tell a person how this system booted.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-
-export interface ActivationResult {
-  readonly script: string;
-  /** Exit code, or null when it was killed by a signal or could not start. */
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  /** Why it could not be started at all, when that happened. */
-  readonly error: string | null;
-  readonly durationMs: number;
-  /** The deadline it ran under, in seconds (0: none). */
-  readonly deadlineSeconds: number;
-  /** When it was stopped at the deadline: the command line it was stuck in. */
-  readonly stuckIn: string | null;
-}
+import { type ActivationResult, describeActivation } from "../boot/activationResult.ts";
 
 export interface BootRecord {
   readonly format: 1;
@@ -44,15 +31,6 @@ export function readBootRecord(path: string): BootRecord {
   const record = JSON.parse(readFileSync(path, "utf8")) as BootRecord;
   if (record.format !== 1) throw new Error(`${path} has an unknown format (${String(record.format)})`);
   return record;
-}
-
-function describeActivation(activation: ActivationResult): string {
-  const took = `${(activation.durationMs / 1000).toFixed(2)} s`;
-  if (activation.error) return `could not start: ${activation.error}`;
-  if (activation.stuckIn) return `STOPPED at its deadline of ${activation.deadlineSeconds} s, stuck in: ${activation.stuckIn} (the boot went on)`;
-  if (activation.signal) return `killed by ${activation.signal} after ${took}`;
-  if (activation.exitCode === 0) return `succeeded in ${took}`;
-  return `FAILED with exit code ${activation.exitCode} after ${took} (the boot went on; see dmesg)`;
 }
 
 /** The record as a person reads it. */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { canEnter, FALLBACK_SHELL, parseLegacyArgs, realShell, shellArgv, shellEnv, workingDirectory } from "../../shim/legacyPlan.ts";
+import { canEnter, FALLBACK_SHELL, parseLegacyArgs, realShell, shellArgv, shellEnv, workingDirectory } from "../../shim/legacy/shellRules.ts";
 import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } from "../../src/config.ts";
-import { parseGroups, parsePasswd } from "../../src/passwd.ts";
-import { cgroupTextIsInPlan, planCgroup } from "../../shim/legacyCgroup.ts";
-import { parseState } from "../../shim/legacyState.ts";
-import { looksLikeSystemd, nsPidsOf, systemOf } from "../../shim/legacySystemd.ts";
+import { parseGroups, parsePasswd } from "../../shim/legacy/passwd.ts";
+import { cgroupTextIsUnder, chooseLegacyCgroup } from "../../shim/legacy/cgroup.ts";
+import { parseState } from "../../shim/legacy/state.ts";
+import { looksLikeSystemd, nsPidsOf, systemOf } from "../../shim/legacy/systemdProcess.ts";
 import { parseMountInfo } from "../../src/mountInfo.ts";
 
 const alice = { name: "alice", uid: 1000, gid: 100, home: "/home/alice", shell: "/run/current-system/sw/bin/zsh" };
@@ -115,10 +115,10 @@ describe("cgroup plan", () => {
   const line = (point: string, fs: string, superOptions: string) => `30 1 0:26 / ${point} rw,nosuid shared:9 - ${fs} ${fs} ${superOptions}`;
   it("roots systemd's cgroup namespace in name=systemd on a v1 or hybrid layout, else in cgroup2", () => {
     const hybrid = parseMountInfo([line("/sys/fs/cgroup/unified", "cgroup2", "rw"), line("/sys/fs/cgroup/systemd", "cgroup", "rw,xattr,name=systemd")].join("\n"));
-    expect(planCgroup(hybrid)).toEqual({ directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/nixos-wsl-init" });
+    expect(chooseLegacyCgroup(hybrid)).toEqual({ directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/nixos-wsl-init" });
     const unified = parseMountInfo(line("/sys/fs/cgroup", "cgroup2", "rw,nsdelegate"));
-    expect(planCgroup(unified)).toEqual({ directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init" });
-    expect(planCgroup(parseMountInfo(line("/", "ext4", "rw")))).toBeNull();
+    expect(chooseLegacyCgroup(unified)).toEqual({ directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init" });
+    expect(chooseLegacyCgroup(parseMountInfo(line("/", "ext4", "rw")))).toBeNull();
   });
 });
 
@@ -128,16 +128,16 @@ describe("finding legacy mode's systemd in /proc", () => {
 
   it("names the sub-cgroup as /proc/PID/cgroup does: below the mount's root", () => {
     const nspawned = "166 157 0:37 /payload /sys/fs/cgroup/systemd rw,nosuid shared:24 - cgroup cgroup rw,name=systemd";
-    expect(planCgroup(parseMountInfo(nspawned))).toEqual(hybrid);
+    expect(chooseLegacyCgroup(parseMountInfo(nspawned))).toEqual(hybrid);
   });
 
   it("tells processes in the sub-cgroup (or below) from the others", () => {
-    expect(cgroupTextIsInPlan("9:name=systemd:/payload/nixos-wsl-init\n4:memory:/\n0::/\n", hybrid)).toBe(true);
-    expect(cgroupTextIsInPlan("9:name=systemd:/payload/nixos-wsl-init/init.scope\n", hybrid)).toBe(true);
-    expect(cgroupTextIsInPlan("9:name=systemd:/payload/init.scope\n0::/payload/nixos-wsl-init\n", hybrid)).toBe(false);
-    expect(cgroupTextIsInPlan("9:name=systemd:/payload/nixos-wsl-init-other\n", hybrid)).toBe(false);
-    expect(cgroupTextIsInPlan("0::/nixos-wsl-init\n", unified)).toBe(true);
-    expect(cgroupTextIsInPlan("0::/user.slice\n", unified)).toBe(false);
+    expect(cgroupTextIsUnder("9:name=systemd:/payload/nixos-wsl-init\n4:memory:/\n0::/\n", hybrid)).toBe(true);
+    expect(cgroupTextIsUnder("9:name=systemd:/payload/nixos-wsl-init/init.scope\n", hybrid)).toBe(true);
+    expect(cgroupTextIsUnder("9:name=systemd:/payload/init.scope\n0::/payload/nixos-wsl-init\n", hybrid)).toBe(false);
+    expect(cgroupTextIsUnder("9:name=systemd:/payload/nixos-wsl-init-other\n", hybrid)).toBe(false);
+    expect(cgroupTextIsUnder("0::/nixos-wsl-init\n", unified)).toBe(true);
+    expect(cgroupTextIsUnder("0::/user.slice\n", unified)).toBe(false);
   });
 
   it("knows systemd by its command line: itself, a script standing in for it, or unshare about to exec it", () => {

@@ -1,16 +1,18 @@
-// The native shim: WSL's /sbin/init on NixOS. Repairs the mounts WSL gets
-// wrong, runs the activation script, then becomes systemd (same PID 1).
-import { lstatSync, mkdirSync, readlinkSync, unlinkSync } from "node:fs";
-import { resolve } from "node:path";
-import { type BootRecord, peakRssKiB, writeBootRecord } from "../src/bootRecord.ts";
-import { DEFAULT_SETTINGS, loadSettings, type Settings } from "../src/config.ts";
-import { EXIT_FAILURE, EXIT_REFUSED } from "../src/exitCodes.ts";
-import { chooseBootGeneration } from "../src/generations.ts";
-import { execve, mount, MS_BIND, MS_MOVE, MS_NODEV, MS_NOSUID, MS_REC, MS_SHARED, SyscallError } from "../src/libc.ts";
-import { type Logger, openKernelLog } from "../src/log.ts";
-import { BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, SYSTEMD_BINARY } from "../src/paths.ts";
-import { bindStoreReadOnly, runActivation } from "./activation.ts";
-import { notPid1Message, systemdArgv } from "./nativePlan.ts";
+// The native shim: WSL's /sbin/init on NixOS, read top-down as it runs.
+// Repairs the mounts WSL gets wrong, runs the activation script, then
+// becomes systemd (the same PID 1).
+import { type BootRecord, peakRssKiB, writeBootRecord } from "./bootRecord.ts";
+import { DEFAULT_SETTINGS, loadSettings, type Settings } from "../../src/config.ts";
+import { EXIT_FAILURE, EXIT_REFUSED } from "../../src/exitCodes.ts";
+import { chooseBootGeneration } from "../../src/generations.ts";
+import { execve, mount, MS_REC, MS_SHARED } from "../../src/libc.ts";
+import { type Logger, openKernelLog } from "../../src/log.ts";
+import { BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, REPAIR_FROM_WINDOWS, SYSTEMD_BINARY } from "../../src/paths.ts";
+import { runActivation } from "../boot/activation.ts";
+import { bindStoreReadOnly } from "../boot/readOnlyStore.ts";
+import { repairDevShm } from "./devShm.ts";
+import { surviveSignals } from "./signals.ts";
+import { notPid1Message, systemdArgv } from "./systemdCommand.ts";
 
 export async function runNativeShim(argv0: string, args: readonly string[]): Promise<number> {
   const pid = process.pid;
@@ -30,7 +32,7 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
       [
         "no bootable NixOS generation: every one lacks an executable activate or systemd.",
         ...choice.reasons.map((reason) => `  - ${reason}`),
-        `Repair it from Windows with: ${RECOVERY_COMMAND}`,
+        REPAIR_FROM_WINDOWS,
       ].join("\n"),
     );
     return EXIT_FAILURE;
@@ -80,25 +82,9 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   try {
     execve(systemd, argv, process.env);
   } catch (error) {
-    log.fatal(`could not start systemd (${systemd}): ${(error as Error).message}\nRepair it from Windows with: ${RECOVERY_COMMAND}`);
+    log.fatal(`could not start systemd (${systemd}): ${(error as Error).message}\n${REPAIR_FROM_WINDOWS}`);
   }
   return EXIT_FAILURE;
-}
-
-/** Every signal that would end a process by default, less SIGKILL and SIGSTOP, which nobody can catch. */
-const FATAL_SIGNALS = [
-  "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGPIPE", "SIGVTALRM", "SIGPROF",
-  "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR", "SIGSYS", "SIGTRAP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGSTKFLT",
-] as const;
-
-function surviveSignals(report: (signal: string) => void): void {
-  for (const signal of FATAL_SIGNALS) {
-    try {
-      process.on(signal as NodeJS.Signals, () => report(signal));
-    } catch {
-      // a signal this platform does not have
-    }
-  }
 }
 
 /** The settings, or the defaults with a warning: a bad settings file must never stop the boot. */
@@ -109,27 +95,4 @@ function bootSettings(log: Logger): Settings {
     log.warn(`${(error as Error).message}; booting with the default settings`);
     return DEFAULT_SETTINGS;
   }
-}
-
-/**
- * WSL makes /dev/shm a symlink to /run/shm; programs expect a directory with
- * the tmpfs on it. Move the mount to /dev/shm and bind it back for whoever
- * uses the old path.
- */
-function repairDevShm(log: Logger): void {
-  const shm = "/dev/shm";
-  if (!lstatSync(shm).isSymbolicLink()) return;
-  const target = resolve("/dev", readlinkSync(shm));
-  unlinkSync(shm);
-  mkdirSync(shm, { mode: 0o1777 });
-  try {
-    mount(target, shm, null, MS_MOVE);
-  } catch (error) {
-    // Not a mount point (or not movable): give /dev/shm a tmpfs of its own.
-    if (!(error instanceof SyscallError)) throw error;
-    log.warn(`could not move the ${target} mount (${error.message}); mounting a new tmpfs on ${shm}`);
-    mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  }
-  mount(shm, target, null, MS_BIND);
-  log.info(`${shm} is now a directory with its tmpfs, bound back to ${target}`);
 }

@@ -6,8 +6,8 @@
 // it), and read with its shape checked: a damaged record is reported as
 // such, never taken for "no systemd".
 import { chmodSync, ftruncateSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
-import { STATE_DIR } from "../src/paths.ts";
-import { errorCode } from "../src/stepError.ts";
+import { STATE_DIR } from "../../src/paths.ts";
+import { errorCode } from "../../src/stepError.ts";
 
 export const LEGACY_STATE = `${STATE_DIR}/legacy.json`;
 export const LEGACY_LOCK = `${STATE_DIR}/legacy.lock`;

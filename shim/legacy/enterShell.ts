@@ -1,0 +1,76 @@
+// The last step of legacy mode: this process becomes the user's shell inside
+// systemd's namespaces (through nsenter and setpriv), or, already inside,
+// just the shell. stdin, stdout, stderr and the exit code are the shell's own.
+import { realpathSync, statSync } from "node:fs";
+import type { Settings } from "../../src/config.ts";
+import { EXIT_FAILURE } from "../../src/exitCodes.ts";
+import { execve } from "../../src/libc.ts";
+import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
+import { inStep, StepError } from "../../src/stepError.ts";
+import { type PasswdEntry, readGroups, readPasswd } from "./passwd.ts";
+import { canEnter, INSIDE_MARKER, realShell, shellArgv, shellEnv, workingDirectory } from "./shellRules.ts";
+import type { LegacyState } from "./state.ts";
+import { findTool } from "./tools.ts";
+
+function isThisProgram(path: string): boolean {
+  try {
+    return realpathSync(path) === realpathSync(process.execPath);
+  } catch {
+    return false; // a shell that cannot be resolved is not this program
+  }
+}
+
+/** Become nsenter: into systemd's namespaces, as the user, in the working directory, running the shell. */
+export function enterSystemd(state: LegacyState, settings: Settings, user: PasswdEntry, command: string | null): number {
+  const step = `entering systemd's namespaces (PID ${state.pid})`;
+  const nsenter = findTool("nsenter");
+  const setpriv = findTool("setpriv");
+  if (nsenter === null || (user.uid !== 0 && setpriv === null)) {
+    throw new StepError(step, "cannot find nsenter and setpriv (util-linux)", `They belong in /run/current-system/sw/bin. ${REPAIR_FROM_WINDOWS}`);
+  }
+  const shell = realShell(user, isThisProgram);
+  const groups = user.uid === 0 ? [] : inStep("reading the group database /etc/group", () => readGroups(), () => REPAIR_FROM_WINDOWS).filter((g) => g.members.includes(user.name)).map((g) => g.gid);
+  const cwd = workingDirectory(currentDirectory(user), user, rootEnterable(user, groups));
+  const argv = [
+    nsenter,
+    "--target",
+    String(state.pid),
+    "--mount",
+    "--pid",
+    ...(state.cgroupNamespace ? ["--cgroup"] : []),
+    // systemd's root, and the directory looked up there: one opened here would be outside that namespace.
+    "--root",
+    `--wdns=${cwd}`,
+    "--",
+    ...(user.uid === 0 ? [] : [setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"]),
+    ...shellArgv(shell, command),
+  ];
+  inStep(step, () => execve(nsenter, argv, shellEnv(process.env, user, shell, settings.automountRoot)), () => REPAIR_FROM_WINDOWS);
+  return EXIT_FAILURE;
+}
+
+/** The working directory, or the user's home when it was removed under the caller. */
+function currentDirectory(user: PasswdEntry): string {
+  try {
+    return process.cwd();
+  } catch {
+    return user.home;
+  }
+}
+
+function rootEnterable(user: PasswdEntry, groups: readonly number[]): boolean {
+  try {
+    return canEnter(user, statSync("/root"), groups);
+  } catch {
+    return false; // /root unreadable: start in the user's home instead
+  }
+}
+
+/** Inside already (a shell of a shell, sudo -i): just the shell, never a second systemd. */
+export function runShellHere(command: string | null): number {
+  const uid = process.getuid?.() ?? 0;
+  const user = inStep("reading the user database /etc/passwd", () => readPasswd(), () => REPAIR_FROM_WINDOWS).find((entry) => entry.uid === uid);
+  const shell = user ? realShell(user, isThisProgram) : "/bin/sh";
+  inStep(`running the shell ${shell}`, () => execve(shell, shellArgv(shell, command), { ...process.env, [INSIDE_MARKER]: "1" }), () => REPAIR_FROM_WINDOWS);
+  return EXIT_FAILURE;
+}
