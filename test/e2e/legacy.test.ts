@@ -1,8 +1,9 @@
 // Legacy mode with real systemd: the container's PID 1 is a plain process
 // (WSL's init without systemd support), and the executable runs as root's
 // login shell.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootLegacyDistro, type LegacyDistro, processesNamed, runLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
+import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
 
 describe("legacy mode: one systemd, the user's shell inside it", () => {
   let distro: LegacyDistro;
@@ -125,18 +126,7 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
 });
 
 describe("legacy mode: starting", () => {
-  const distros: LegacyDistro[] = [];
-  afterEach(async () => {
-    for (const distro of distros.splice(0)) {
-      await distro.container.stop();
-      distro.fake.remove();
-    }
-  });
-  async function boot(...args: Parameters<typeof bootLegacyDistro>): Promise<LegacyDistro> {
-    const distro = await bootLegacyDistro(...args);
-    distros.push(distro);
-    return distro;
-  }
+  const boot = legacyDistroPerTest();
 
   it("shares one systemd between two shells started together", async () => {
     const { container } = await boot();

@@ -1,23 +1,13 @@
 // Legacy mode when starting systemd goes wrong: messages that give the real
 // cause and time, failures that repeat without piling up mounts, tools looked
 // for where they are, and files that cannot be read named as such.
-import { afterEach, describe, expect, it } from "vitest";
-import { addSlowUnit, bootLegacyDistro, type LegacyDistro, runLoginShell, SLOW_UNIT_STARTED, startLoginShell, systemdsIn, waitForFile } from "../harness/legacy.ts";
+import { describe, expect, it } from "vitest";
+import { addSlowUnit, runLoginShell, SLOW_UNIT_STARTED, startLoginShell, systemdsIn, waitForFile } from "../harness/legacy.ts";
+import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
 import { sleep } from "../harness/proc.ts";
 
 describe("legacy mode: when starting systemd fails", () => {
-  const distros: LegacyDistro[] = [];
-  afterEach(async () => {
-    for (const distro of distros.splice(0)) {
-      await distro.container.stop();
-      distro.fake.remove();
-    }
-  });
-  async function boot(...args: Parameters<typeof bootLegacyDistro>): Promise<LegacyDistro> {
-    const distro = await bootLegacyDistro(...args);
-    distros.push(distro);
-    return distro;
-  }
+  const boot = legacyDistroPerTest();
 
   it("says that systemd was killed, and when, rather than that it timed out", async () => {
     const distro = await boot({ settings: { defaultUser: "nixos" } }); // the default readiness timeout: 90 s

@@ -2,10 +2,9 @@
 // (SIGINT) or terminated (SIGTERM) then must leave one recorded systemd that
 // the next shell uses, never an unrecorded one beside a second; and a shell
 // queued behind the one starting systemd says what it waits for.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   addSlowUnit,
-  bootLegacyDistro,
   type LegacyDistro,
   runLoginShell,
   SLOW_UNIT_STARTED,
@@ -15,23 +14,13 @@ import {
   waitForFile,
   WRAPPER_STARTED,
 } from "../harness/legacy.ts";
+import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
 import { nsPids } from "../harness/proc.ts";
 
 const EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 
 describe("legacy mode: a shell interrupted while systemd starts", () => {
-  const distros: LegacyDistro[] = [];
-  afterEach(async () => {
-    for (const distro of distros.splice(0)) {
-      await distro.container.stop();
-      distro.fake.remove();
-    }
-  });
-  async function boot(...args: Parameters<typeof bootLegacyDistro>): Promise<LegacyDistro> {
-    const distro = await bootLegacyDistro(...args);
-    distros.push(distro);
-    return distro;
-  }
+  const boot = legacyDistroPerTest();
 
   /** The recorded systemd's PID (as the container sees it). */
   async function recordedPid(distro: LegacyDistro): Promise<number> {
