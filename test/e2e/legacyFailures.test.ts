@@ -2,7 +2,7 @@
 // cause and time, failures that repeat without piling up mounts, tools looked
 // for where they are, and files that cannot be read named as such.
 import { describe, expect, it } from "vitest";
-import { addSlowUnit, runLoginShell, SLOW_UNIT_STARTED, startLoginShell, systemdsIn, waitForFile } from "../harness/legacy.ts";
+import { addSlowUnit, processesNamed, runLoginShell, SLOW_UNIT_STARTED, startLoginShell, systemdsIn, waitForFile } from "../harness/legacy.ts";
 import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
 import { sleep } from "../harness/proc.ts";
 
@@ -88,5 +88,20 @@ describe("legacy mode: when starting systemd fails", () => {
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain(message);
     expect(run.stderr).not.toMatch(/unexpected error|^\s+at /m);
+  });
+
+  it("stops a hung activation at its deadline, names what it was stuck in, and opens the shell", async () => {
+    const { container } = await boot({
+      settings: { defaultUser: "nixos", activationTimeoutSeconds: 2 },
+      generations: [{ number: 1, activate: "sleep 1000.25" }],
+    });
+    const started = Date.now();
+    const run = await runLoginShell(container, { args: ["-c", "echo inside; cat /proc/1/comm"] });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toBe("inside\nsystemd");
+    expect(run.stderr).toContain("the activation STOPPED at its deadline of 2 s, stuck in: sleep 1000.25");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(container.kmsg()).toMatch(/^<3>nixos-wsl-init: the activation did not finish within 2 s; it is stuck in: sleep 1000\.25\./m);
+    expect(await processesNamed(container, "sleep")).toEqual([1]); // only the container's own PID 1
   });
 });
