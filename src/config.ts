@@ -13,6 +13,8 @@ export interface Settings {
   readonly activationTimeoutSeconds: number;
   /** Where WSL mounts Windows drives; PATH entries below it are Windows', kept apart in WSLPATH. */
   readonly automountRoot: string;
+  /** Unblessed starts of the default generation before an older one is booted instead; 0 turns fallback off. */
+  readonly bootAttempts: number;
 }
 
 /** The largest timeout either setting takes: an hour. Larger values are refused by the module and clamped here. */
@@ -23,6 +25,7 @@ export const DEFAULT_SETTINGS: Settings = {
   readinessTimeoutSeconds: 90,
   activationTimeoutSeconds: 120,
   automountRoot: "/mnt/",
+  bootAttempts: 2,
 };
 
 export class ConfigError extends Error {
@@ -58,6 +61,11 @@ export function parseSettings(text: string, source = CONFIG_FILE): Settings {
   if (value.automountRoot !== undefined) {
     if (typeof value.automountRoot !== "string" || !value.automountRoot.startsWith("/")) throw wrongType("automountRoot", "an absolute path");
     settings.automountRoot = value.automountRoot.endsWith("/") ? value.automountRoot : `${value.automountRoot}/`;
+  }
+  if (value.bootAttempts !== undefined) {
+    const attempts = value.bootAttempts;
+    if (typeof attempts !== "number" || !Number.isInteger(attempts) || attempts < 0) throw wrongType("bootAttempts", "a whole number (0: never fall back)");
+    settings.bootAttempts = attempts;
   }
   return settings;
 }

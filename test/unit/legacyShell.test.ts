@@ -73,11 +73,12 @@ describe("the user's shell", () => {
 describe("settings and the passwd database", () => {
   it("reads /etc/nixos-wsl-init.json with defaults for what is missing", () => {
     expect(parseSettings("{}")).toEqual(DEFAULT_SETTINGS);
-    expect(parseSettings('{"defaultUser":"alice","readinessTimeoutSeconds":5,"activationTimeoutSeconds":0,"automountRoot":"/win"}')).toEqual({
+    expect(parseSettings('{"defaultUser":"alice","readinessTimeoutSeconds":5,"activationTimeoutSeconds":0,"automountRoot":"/win","bootAttempts":0}')).toEqual({
       defaultUser: "alice",
       readinessTimeoutSeconds: 5,
       activationTimeoutSeconds: 0,
       automountRoot: "/win/",
+      bootAttempts: 0,
     });
   });
 
@@ -92,6 +93,7 @@ describe("settings and the passwd database", () => {
     ["not json", /is not valid JSON/],
     ["[]", /must hold a JSON object/],
     ['{"activationTimeoutSeconds":-1}', /"activationTimeoutSeconds" must be a number of seconds/],
+    ['{"bootAttempts":1.5}', /"bootAttempts" must be a whole number/],
     ['{"defaultUser":""}', /"defaultUser" must be a user name/],
     ['{"readinessTimeoutSeconds":0}', /"readinessTimeoutSeconds" must be a positive number/],
   ])("explains a bad settings file: %s", (text, message) => {
