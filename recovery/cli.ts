@@ -3,11 +3,13 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
-import { listGenerations } from "../src/generations.ts";
+import { setBootOnce } from "../src/bootAssessment.ts";
+import { BOOT_STATE, readBootState, writeBootState } from "../src/bootState.ts";
+import { bootProblem, listGenerations } from "../src/generations.ts";
 import { NIXOS_MARKER, RECOVERY_COMMAND, SYSTEM_DISTRO_MOUNT } from "../src/paths.ts";
 import { hostPath, resolveInRoot } from "../src/rootPath.ts";
 import { sayAs } from "../src/say.ts";
-import { StepError } from "../src/stepError.ts";
+import { inStep, StepError } from "../src/stepError.ts";
 import { makeWritable } from "./chrootMounts.ts";
 import { enterGeneration, privateMountNamespace } from "./enter.ts";
 import { formatGenerationTable, generationsJson } from "./list.ts";
@@ -72,11 +74,15 @@ export async function runRecovery(args: readonly string[]): Promise<number> {
     switch (request.action) {
       case "list": {
         const generations = listGenerations(root);
-        process.stdout.write(request.json ? generationsJson(generations) : `${formatGenerationTable(root, generations)}\n`);
+        const { state, warning } = readBootState(root);
+        if (warning) say(`warning: ${warning}`);
+        process.stdout.write(request.json ? generationsJson(generations, state) : `${formatGenerationTable(root, generations, state)}\n`);
         return EXIT_OK;
       }
       case "rollback":
         return runRollback(root, request);
+      case "boot-once":
+        return runBootOnce(root, request);
       case "enter":
         return await runEnter(root, request);
     }
@@ -107,6 +113,28 @@ function runRollback(root: string, request: Extract<RecoveryRequest, { action: "
         "It boots at the next start of the distro (wsl --terminate NixOS first if it is running). No generation was deleted.\n",
     );
   }
+  return EXIT_OK;
+}
+
+function runBootOnce(root: string, request: Extract<RecoveryRequest, { action: "boot-once" }>): number {
+  const generation = selectGeneration(root, request.generation);
+  const problem = bootProblem(root, generation);
+  if (problem !== null) throw new SelectionError(`${describeGeneration(root, generation)} cannot boot, so it is not booted once: ${problem}`);
+  const { state, warning } = readBootState(root);
+  if (warning) say(`warning: ${warning}`);
+  privateMountNamespace();
+  const writable = makeWritable(root);
+  try {
+    inStep(`writing ${BOOT_STATE} in ${root}`, () => writeBootState(root, setBootOnce(state, generation)));
+  } finally {
+    const warning = writable.restore();
+    if (warning) say(`warning: ${warning}`);
+  }
+  const name = generation.number === null ? generation.link : `generation ${generation.number}`;
+  process.stdout.write(
+    `the next start boots ${name} (${generation.storePath}) once; the start after it boots the default again.\n` +
+      "Start the distro now with: wsl --terminate NixOS, then wsl -d NixOS. The default was not changed.\n",
+  );
   return EXIT_OK;
 }
 

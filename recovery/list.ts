@@ -1,5 +1,6 @@
 // --list: the generations of a root, as a table for people or JSON for programs.
 import { type BrokenGeneration, type DefaultProfile, type GenerationInfo, readDefaultProfile } from "../src/generations.ts";
+import { type BootState, EMPTY_BOOT_STATE, recordOf } from "../src/bootAssessment.ts";
 import { SYSTEM_PROFILE } from "../src/paths.ts";
 
 type Listed = GenerationInfo | BrokenGeneration;
@@ -50,13 +51,28 @@ function defaultNote(root: string, generations: readonly Listed[]): string | nul
   }
 }
 
-export function formatGenerationTable(root: string, generations: readonly Listed[]): string {
+/** A generation's boot assessment in a few words, or "" when there is nothing to say. */
+function assessmentCell(entry: GenerationInfo, state: BootState): string {
+  const { tries, blessed } = recordOf(state, entry.storePath);
+  const once = state.bootOnce?.storePath === entry.storePath ? "boots once at the next start" : "";
+  const record = blessed ? "good" : tries > 0 ? `started ${tries}x, not marked good` : "";
+  return [record, once].filter(Boolean).join("; ");
+}
+
+export function formatGenerationTable(root: string, generations: readonly Listed[], state: BootState = EMPTY_BOOT_STATE): string {
   if (generations.length === 0) return `No system generations in ${root}/nix/var/nix/profiles.`;
-  const header = ["GEN", "CREATED (UTC)", "NIXOS VERSION", ""];
+  const assessed = generations.some((entry) => !isBroken(entry) && assessmentCell(entry, state) !== "");
+  const header = ["GEN", "CREATED (UTC)", "NIXOS VERSION", assessed ? "DEFAULT" : "", ...(assessed ? ["BOOT ASSESSMENT"] : [])];
   const rows = generations.map((entry) =>
     isBroken(entry)
       ? [String(entry.number), "-", `BROKEN: ${entry.problem}`]
-      : [String(entry.number), formatDate(entry.created), entry.nixosVersion ?? "(unknown version)", entry.isDefault ? "default" : ""],
+      : [
+          String(entry.number),
+          formatDate(entry.created),
+          entry.nixosVersion ?? "(unknown version)",
+          entry.isDefault ? "default" : "",
+          ...(assessed ? [assessmentCell(entry, state)] : []),
+        ],
   );
   // A broken entry's long explanation goes last on its line and does not widen the columns.
   const sized = [header, ...rows.filter((row) => row.length === header.length)];
@@ -67,7 +83,7 @@ export function formatGenerationTable(root: string, generations: readonly Listed
   return [`System generations in ${root}:`, line(header), ...rows.map(line), ...(note === null ? [] : ["", note])].join("\n");
 }
 
-export function generationsJson(generations: readonly Listed[]): string {
+export function generationsJson(generations: readonly Listed[], state: BootState = EMPTY_BOOT_STATE): string {
   const entries = generations.map((entry) =>
     isBroken(entry)
       ? { number: entry.number, link: entry.link, problem: entry.problem }
@@ -78,6 +94,9 @@ export function generationsJson(generations: readonly Listed[]): string {
           created: entry.created.toISOString(),
           nixosVersion: entry.nixosVersion,
           default: entry.isDefault,
+          blessed: recordOf(state, entry.storePath).blessed,
+          unblessedTries: recordOf(state, entry.storePath).tries,
+          bootOnce: state.bootOnce?.storePath === entry.storePath,
         },
   );
   return `${JSON.stringify(entries, null, 2)}\n`;

@@ -12,6 +12,7 @@ export type RecoveryRequest =
   | { readonly action: "help"; readonly text: string }
   | { readonly action: "list"; readonly root: string; readonly json: boolean }
   | { readonly action: "rollback"; readonly root: string; readonly generation: GenerationChoice }
+  | { readonly action: "boot-once"; readonly root: string; readonly generation: GenerationChoice }
   | {
       readonly action: "enter";
       readonly root: string;
@@ -30,9 +31,11 @@ const USAGE = `Usage:
                      [--command CMD | -c CMD] [--silent] [-- CMD ARGS...]
   nixos-wsl-recovery --list [--json] [--root DIR]
   nixos-wsl-recovery --rollback (--generation N | --previous | --system PATH) [--root DIR]
+  nixos-wsl-recovery --boot-once (--generation N | --previous | --system PATH) [--root DIR]
 
 Enter a NixOS-on-WSL installation from the WSL system distribution, list its
-system generations, or make an older one the default for the next start.
+system generations, make an older one the default, or boot one at the next
+start only (the start after it boots the default again).
 Run it from Windows as:
   wsl -d NixOS --system --user root -- ${SYSTEM_DISTRO_MOUNT}/bin/nixos-wsl-recovery`;
 
@@ -59,10 +62,12 @@ function parser(args: readonly string[]) {
     .option("list", { type: "boolean", describe: "list the generations: number, date, NixOS version, default" })
     .option("json", { type: "boolean", describe: "with --list: print JSON" })
     .option("rollback", { type: "boolean", describe: "make the chosen generation the default for the next start" })
+    .option("boot-once", { type: "boolean", describe: "boot the chosen generation at the next start only" })
     .conflicts("system", ["generation", "previous"])
     .conflicts("generation", "previous")
-    .conflicts("list", ["rollback", "command", "silent", "system", "generation", "previous"])
-    .conflicts("rollback", ["command", "silent"])
+    .conflicts("list", ["rollback", "boot-once", "command", "silent", "system", "generation", "previous"])
+    .conflicts("rollback", ["boot-once", "command", "silent"])
+    .conflicts("boot-once", ["command", "silent"])
     .help(false)
     .version(false)
     .option("help", { alias: "h", type: "boolean", describe: "show this help" })
@@ -113,6 +118,13 @@ export function parseRecoveryArgs(args: readonly string[]): RecoveryRequest {
     }
     if (rest.length > 0) throw new UsageError("--rollback takes no command");
     return { action: "rollback", root, generation };
+  }
+  if (argv["boot-once"]) {
+    if (argv.system === undefined && argv.generation === undefined && !argv.previous) {
+      throw new UsageError("--boot-once needs the generation to boot: --generation N, --previous or --system PATH");
+    }
+    if (rest.length > 0) throw new UsageError("--boot-once takes no command");
+    return { action: "boot-once", root, generation };
   }
   if (argv.command !== undefined && rest.length > 0) {
     throw new UsageError("give either --command CMD or -- CMD ARGS..., not both");

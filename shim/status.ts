@@ -1,7 +1,10 @@
 // `nixos-wsl-init status [--json]`: how this system booted, from the native
 // shim's boot record, or from legacy mode's record of its systemd.
 import { existsSync } from "node:fs";
-import { formatBootRecord, readBootRecord } from "./native/bootRecord.ts";
+import { type AssessmentNow, formatBootRecord, readBootRecord } from "./native/bootRecord.ts";
+import { recordOf } from "../src/bootAssessment.ts";
+import { readBootState } from "../src/bootState.ts";
+import { DEFAULT_SETTINGS, loadSettings } from "../src/config.ts";
 import { parseArgs } from "@pkgjs/parseargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { BOOT_RECORD } from "../src/paths.ts";
@@ -26,12 +29,26 @@ export function runStatus(args: readonly string[], recordPath = BOOT_RECORD): nu
   if (!existsSync(recordPath)) return showLegacy(recordPath, json);
   try {
     const record = readBootRecord(recordPath);
-    process.stdout.write(json ? `${JSON.stringify(record, null, 2)}\n` : formatBootRecord(record));
+    const now = assessmentNow(record.generation.storePath);
+    process.stdout.write(json ? `${JSON.stringify({ ...record, assessmentNow: now }, null, 2)}\n` : formatBootRecord(record, now));
     return EXIT_OK;
   } catch (error) {
     process.stderr.write(`nixos-wsl-init: cannot read the boot record ${recordPath}: ${(error as Error).message}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/** The running generation's boot assessment as the state file has it now (blessed after the boot, or not). */
+function assessmentNow(storePath: string): AssessmentNow {
+  const { state, warning } = readBootState("/");
+  if (warning) complain(`warning: ${warning}`);
+  let attempts = DEFAULT_SETTINGS.bootAttempts;
+  try {
+    attempts = loadSettings().bootAttempts;
+  } catch (error) {
+    complain(`warning: ${(error as Error).message}; assuming bootAttempts = ${attempts}`);
+  }
+  return { record: recordOf(state, storePath), attempts, bootOnce: state.bootOnce?.link ?? null };
 }
 
 const NEXT_SHELL = "the next shell (wsl, which runs syschdemd as root)";

@@ -4,6 +4,7 @@
 // ENOENT means "not there"; every other failure is reported as what it is.
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { basename, dirname, posix } from "node:path";
+import { type BootFacts, type Candidate, decideBoot, EMPTY_BOOT_STATE } from "./bootAssessment.ts";
 import { ACTIVATE, PROFILES_DIR, SYSTEM_PROFILE, SYSTEMD_BINARY } from "./paths.ts";
 import { errnoCode, errnoText, hostPath, resolveInRoot, RootFileError, RootPathError } from "./rootPath.ts";
 
@@ -189,46 +190,45 @@ export type BootChoice =
   | { readonly kind: "fallback"; readonly generation: Generation; readonly reason: string }
   | { readonly kind: "none"; readonly reasons: readonly string[] };
 
-/**
- * The generation to boot: the system profile when it is bootable, otherwise
- * the newest older system-N-link that is. Only the default is examined when
- * it is fine, so the common boot reads a handful of inodes. Never throws.
- */
-export function chooseBootGeneration(root: string): BootChoice {
-  const reasons: string[] = [];
-  let defaultNumber: number | null = null;
+/** A generation link resolved and checked for booting, or why it cannot be resolved. */
+function candidate(root: string, link: string): Candidate {
   try {
-    const profile = resolveGeneration(root, SYSTEM_PROFILE);
-    defaultNumber = profile.number;
-    const problem = bootProblem(root, profile);
-    if (problem === null) return { kind: "default", generation: profile };
-    reasons.push(problem);
+    const generation = resolveGeneration(root, link);
+    return { generation, problem: bootProblem(root, generation) };
   } catch (error) {
-    reasons.push(`${SYSTEM_PROFILE} cannot be resolved: ${(error as Error).message}`);
+    return { link, error: (error as Error).message };
   }
+}
 
-  let numbers: number[];
-  try {
-    numbers = generationNumbers(root);
-  } catch (error) {
-    reasons.push((error as Error).message);
-    return { kind: "none", reasons };
-  }
-  for (const number of numbers) {
-    if (defaultNumber !== null && number >= defaultNumber) continue;
-    const link = generationLink(number);
-    let candidate: Generation;
-    try {
-      candidate = resolveGeneration(root, link);
-    } catch (error) {
-      reasons.push(`${link} cannot be resolved: ${(error as Error).message}`);
-      continue;
-    }
-    const problem = bootProblem(root, candidate);
-    if (problem === null) return { kind: "fallback", generation: candidate, reason: reasons[0]! };
-    reasons.push(problem);
-  }
-  return { kind: "none", reasons };
+/**
+ * What the boot decision needs to know about a root's generations. Only the
+ * default is read up front, so the common boot reads a handful of inodes;
+ * older generations are read when a fallback is needed. Never throws.
+ */
+export function bootFacts(root: string): BootFacts {
+  const defaultProfile = candidate(root, SYSTEM_PROFILE);
+  const defaultNumber = "generation" in defaultProfile ? defaultProfile.generation.number : null;
+  return {
+    defaultProfile,
+    older: () => {
+      let numbers: number[];
+      try {
+        numbers = generationNumbers(root);
+      } catch (error) {
+        return [{ link: PROFILES_DIR, error: (error as Error).message }];
+      }
+      return numbers.filter((number) => defaultNumber === null || number < defaultNumber).map((number) => candidate(root, generationLink(number)));
+    },
+    resolve: (link) => candidate(root, link),
+  };
+}
+
+/** The generation to boot without boot counting: the default when it can boot, else the newest older one that can. */
+export function chooseBootGeneration(root: string): BootChoice {
+  const decision = decideBoot(bootFacts(root), EMPTY_BOOT_STATE, 0);
+  if (decision.kind === "none") return { kind: "none", reasons: decision.reasons };
+  if (decision.kind === "fallback") return { kind: "fallback", generation: decision.generation, reason: decision.reason };
+  return { kind: "default", generation: decision.generation };
 }
 
 /**

@@ -9,6 +9,8 @@ export type Command =
   | { readonly kind: "legacy"; readonly args: readonly string[] }
   | { readonly kind: "recovery"; readonly args: readonly string[] }
   | { readonly kind: "install-recovery"; readonly args: readonly string[] }
+  | { readonly kind: "bless"; readonly args: readonly string[] }
+  | { readonly kind: "boot-once"; readonly args: readonly string[] }
   /** Internal: the process the recovery starts inside its new namespaces. */
   | { readonly kind: "recovery-inner"; readonly plan: string }
 
@@ -63,6 +65,10 @@ function parseSubcommand(args: readonly string[]): Command {
       return { kind: "recovery", args: rest };
     case "install-recovery":
       return { kind: "install-recovery", args: rest };
+    case "bless":
+      return { kind: "bless", args: rest };
+    case "boot-once":
+      return { kind: "boot-once", args: rest };
     case "status":
       return { kind: "status", args: rest };
     default:
@@ -86,6 +92,8 @@ Usage: nixos-wsl-init COMMAND [ARGS...]
   legacy [-c CMD]        run the legacy-mode login shell
   recovery [OPTIONS]     run nixos-wsl-recovery (see 'nixos-wsl-init recovery --help')
   install-recovery DEST  write a copy of this executable that runs without /nix
+  bless                  mark the running generation good (boot counting; run by a unit)
+  boot-once N            boot generation N at the next start only
   --help, --version
 
 Exit codes: 0 ok, 1 failed, 2 bad usage, 3 refused to run here

@@ -23,6 +23,10 @@ async function main(): Promise<number> {
       return (await import("../recovery/cli.ts")).runRecovery(command.args);
     case "recovery-inner":
       return (await import("../recovery/enter.ts")).runRecoveryInner(command.plan);
+    case "bless":
+      return (await import("../shim/assessmentCommands.ts")).runBless(command.args);
+    case "boot-once":
+      return (await import("../shim/assessmentCommands.ts")).runBootOnce(command.args);
     case "install-recovery":
       return (await import("../recovery/installEntry.ts")).runInstallRecovery(command.args);
     case "help":

@@ -43,8 +43,15 @@ function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
  * Run the generation's activate, its output in the kernel log under a tag of
  * its own. A failure is logged, never fatal. With a deadline (seconds, 0 for
  * none) a hung activation is stopped, and what it was stuck in is named.
+ * `meanwhile` runs once the script has started (or failed to): work of the
+ * caller's that overlaps with it instead of adding to the boot.
  */
-export async function runActivation(generation: Generation, log: Logger, deadlineSeconds: number): Promise<ActivationResult> {
+export async function runActivation(
+  generation: Generation,
+  log: Logger,
+  deadlineSeconds: number,
+  meanwhile: () => void = () => {},
+): Promise<ActivationResult> {
   const script = `${generation.storePath}/${ACTIVATE}`;
   const output = openKernelLog(undefined, ACTIVATION_TAG);
   const deadlineNote = deadlineSeconds > 0 ? `it is stopped at ${deadlineSeconds} s (wsl.init.activationTimeout)` : "no deadline is set";
@@ -59,6 +66,7 @@ export async function runActivation(generation: Generation, log: Logger, deadlin
     // it starts a child in under a millisecond. A session of its own, so it can be stopped whole.
     const child = Bun.spawn([script], { env: activationEnv(process.env), stdio: ["ignore", "pipe", "pipe"], detached: true });
     const copied = Promise.all([copyLines(child.stdout, output), copyLines(child.stderr, output)]);
+    meanwhile();
     const whereNow = () => deepestProcess(child.pid)?.commandLine ?? script;
     const progress = setInterval(() => {
       log.warn(`${script} is still running after ${seconds()} s, now in: ${whereNow()}; ${deadlineNote}`);
@@ -85,6 +93,7 @@ export async function runActivation(generation: Generation, log: Logger, deadlin
     outcome = { code: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), error: null };
   } catch (error) {
     outcome = { code: null, signal: null, error: (error as Error).message };
+    meanwhile();
   }
   output.close();
   const durationMs = performance.now() - started;

@@ -10,7 +10,9 @@
 import { closeSync, existsSync, readFileSync } from "node:fs";
 import { loadSettings, type Settings } from "../../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
-import { chooseBootGeneration, type Generation } from "../../src/generations.ts";
+import { decideBoot } from "../../src/bootAssessment.ts";
+import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
+import { bootFacts, type Generation } from "../../src/generations.ts";
 import { openKernelLog } from "../../src/log.ts";
 import { CONFIG_FILE, RECOVERY_COMMAND, REPAIR_FROM_WINDOWS, STATE_DIR } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
@@ -192,12 +194,26 @@ async function startSystemd(
   interruption: Interruption,
   doing: (activity: string) => void,
 ): Promise<LegacyState | number> {
-  const choice = inStep("choosing the generation to boot", () => chooseBootGeneration("/"), () => REPAIR_FROM_WINDOWS);
+  // Boot assessment as the native shim does it: counted starts, fallback, one-time boots.
+  const assessed = readBootState("/");
+  if (assessed.warning) say(`warning: ${assessed.warning}`);
+  const choice = inStep("choosing the generation to boot", () => decideBoot(bootFacts("/"), assessed.state, settings.bootAttempts), () => REPAIR_FROM_WINDOWS);
   if (choice.kind === "none") {
     throw new StepError("choosing the generation to boot", `no bootable NixOS generation:\n${choice.reasons.map((r) => `  - ${r}`).join("\n")}`, REPAIR_FROM_WINDOWS);
   }
   const { generation } = choice;
-  if (choice.kind === "fallback") say(`the default generation cannot boot (${choice.reason}); starting ${generation.link}`);
+  if (choice.kind === "once") say(`starting ${generation.link} this once, as asked (--boot-once)`);
+  if (choice.kind === "fallback") {
+    say(
+      `the default generation is not started (${choice.reason}); starting ${generation.link} instead. ` +
+        `To keep it as the default, run from Windows: ${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
+    );
+  }
+  try {
+    writeBootState("/", choice.state);
+  } catch (error) {
+    say(`warning: could not count this start in ${BOOT_STATE} (${(error as Error).message}); starting without boot counting`);
+  }
   // Before anything changes: a missing tool stops here, not half-way.
   const tools = findSystemdTools(generation.storePath);
 

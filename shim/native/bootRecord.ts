@@ -2,6 +2,8 @@
 // so that `nixos-wsl-init status` can tell a person how this system booted.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { RECOVERY_COMMAND } from "../../src/paths.ts";
+import type { GenerationRecord } from "../../src/bootAssessment.ts";
 import { type ActivationResult, describeActivation } from "../boot/activationResult.ts";
 
 export interface BootRecord {
@@ -10,6 +12,10 @@ export interface BootRecord {
   readonly generation: { readonly number: number | null; readonly link: string; readonly storePath: string };
   /** Why the default generation was not booted; null when it was. */
   readonly fallbackReason: string | null;
+  /** How the generation was chosen: the default, a one-time boot, or a fallback. */
+  readonly chosenBy: "default" | "once" | "fallback";
+  /** Its boot-assessment record after this start was counted, and the attempts the default gets. */
+  readonly assessment: GenerationRecord & { readonly attempts: number };
   readonly activation: ActivationResult;
   /** The program and arguments systemd was started with. */
   readonly systemd: readonly string[];
@@ -33,19 +39,45 @@ export function readBootRecord(path: string): BootRecord {
   return record;
 }
 
-/** The record as a person reads it. */
-export function formatBootRecord(record: BootRecord): string {
+/** What the boot-assessment state says now (a blessing comes after the boot record was written). */
+export interface AssessmentNow {
+  readonly record: GenerationRecord;
+  readonly attempts: number;
+  /** The link a pending one-time boot names, or null. */
+  readonly bootOnce: string | null;
+}
+
+/** The assessment of the running generation as a person reads it. */
+export function describeAssessment(now: AssessmentNow): string {
+  const { tries, blessed } = now.record;
+  if (blessed) return "good (blessed): it is never passed over";
+  const started = `started ${tries} time${tries === 1 ? "" : "s"} without being marked good`;
+  if (now.attempts === 0) return `${started}; falling back is off (wsl.init.bootAttempts = 0)`;
+  return `${started}; after ${now.attempts} such starts an older generation boots instead`;
+}
+
+/** The record as a person reads it, with the assessment as it stands now. */
+export function formatBootRecord(record: BootRecord, now: AssessmentNow): string {
   const generation = record.generation.number === null ? record.generation.link : `generation ${record.generation.number}`;
   const lines = [
     `Booted:      ${record.bootedAt}`,
     `System:      ${generation} (${record.generation.storePath})`,
-    record.fallbackReason === null
-      ? "Fallback:    no, the default generation booted"
-      : `Fallback:    YES, the default generation could not boot: ${record.fallbackReason}`,
+    record.fallbackReason !== null
+      ? `Fallback:    YES, the default generation could not boot: ${record.fallbackReason}`
+      : record.chosenBy === "once"
+        ? "Fallback:    no, booted once as asked (--boot-once); the next start boots the default"
+        : "Fallback:    no, the default generation booted",
+  ];
+  if (record.fallbackReason !== null && record.generation.number !== null) {
+    lines.push(`Keep it:     ${RECOVERY_COMMAND} --rollback --generation ${record.generation.number}`);
+  }
+  lines.push(
+    `Assessment:  ${describeAssessment(now)}`,
+    ...(now.bootOnce ? [`Next start:  ${now.bootOnce}, once (--boot-once); then the default again`] : []),
     `Activation:  ${describeActivation(record.activation)}`,
     `systemd:     ${record.systemd.join(" ")}`,
     `Shim time:   ${record.shimMs.toFixed(1)} ms before systemd started, ${(record.peakRssKiB / 1024).toFixed(1)} MiB at most`,
-  ];
+  );
   for (const warning of record.warnings) lines.push(`Warning:     ${warning}`);
   return `${lines.join("\n")}\n`;
 }

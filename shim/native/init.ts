@@ -4,7 +4,9 @@
 import { type BootRecord, peakRssKiB, writeBootRecord } from "./bootRecord.ts";
 import { DEFAULT_SETTINGS, loadSettings, type Settings } from "../../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED } from "../../src/exitCodes.ts";
-import { chooseBootGeneration } from "../../src/generations.ts";
+import { decideBoot, recordOf } from "../../src/bootAssessment.ts";
+import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
+import { bootFacts } from "../../src/generations.ts";
 import { execve, mount, MS_REC, MS_SHARED } from "../../src/libc.ts";
 import { type Logger, openKernelLog } from "../../src/log.ts";
 import { BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, REPAIR_FROM_WINDOWS, SYSTEMD_BINARY } from "../../src/paths.ts";
@@ -26,27 +28,29 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   log.info(`native shim started as ${argv0}`);
   const settings = bootSettings(log);
 
-  const choice = chooseBootGeneration("/");
-  if (choice.kind === "none") {
+  const assessed = readBootState("/");
+  if (assessed.warning) log.warn(assessed.warning);
+  const decision = decideBoot(bootFacts("/"), assessed.state, settings.bootAttempts);
+  if (decision.kind === "none") {
     log.fatal(
       [
         "no bootable NixOS generation: every one lacks an executable activate or systemd.",
-        ...choice.reasons.map((reason) => `  - ${reason}`),
+        ...decision.reasons.map((reason) => `  - ${reason}`),
         REPAIR_FROM_WINDOWS,
       ].join("\n"),
     );
     return EXIT_FAILURE;
   }
-  const { generation } = choice;
-  const fallbackReason = choice.kind === "fallback" ? choice.reason : null;
+  const { generation } = decision;
+  const fallbackReason = decision.kind === "fallback" ? decision.reason : null;
+  if (decision.kind === "once") log.info(`booting ${generation.link} this once, as asked (--boot-once); the next start boots the default again`);
   if (fallbackReason !== null) {
-    log.error(`the default generation cannot boot: ${fallbackReason}`);
+    log.error(`the default generation is not booted: ${fallbackReason}`);
     log.error(
       `FALLING BACK to ${generation.link} (${generation.storePath}). To keep it as the default, run from Windows: ` +
         `${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
     );
   }
-
   const warnings: string[] = [];
   const step = (what: string, action: () => void): void => {
     try {
@@ -61,7 +65,17 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   step("making / a shared mount", () => mount(null, "/", null, MS_REC | MS_SHARED));
   step(`binding ${NIX_STORE} read-only`, bindStoreReadOnly);
 
-  const activation = await runActivation(generation, log, settings.activationTimeoutSeconds);
+  // This start is counted while the activation runs: recorded, synced, before systemd starts.
+  const countThisStart = () => {
+    try {
+      writeBootState("/", decision.state);
+    } catch (error) {
+      const message = `could not count this start in ${BOOT_STATE} (${(error as Error).message}); booting without boot counting`;
+      log.warn(message);
+      warnings.push(message);
+    }
+  };
+  const activation = await runActivation(generation, log, settings.activationTimeoutSeconds, countThisStart);
 
   const systemd = `${generation.storePath}/${SYSTEMD_BINARY}`;
   const argv = systemdArgv(argv0, args);
@@ -70,6 +84,8 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
     bootedAt: new Date().toISOString(),
     generation: { number: generation.number, link: generation.link, storePath: generation.storePath },
     fallbackReason,
+    chosenBy: decision.kind,
+    assessment: { ...recordOf(decision.state, generation.storePath), attempts: settings.bootAttempts },
     activation,
     systemd: [systemd, ...argv.slice(1)],
     warnings,

@@ -93,8 +93,12 @@ describe("native shim as /sbin/init", () => {
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain(`System:      generation 2 (${root.storePath(2)})`);
     expect(status.stdout).toMatch(/^Fallback: +no/m);
+    expect(status.stdout).toMatch(/^Assessment: +(started 1 time without being marked good|good \(blessed\))/m);
     const json = await statusInside(container, "--json");
-    expect(JSON.parse(json.stdout)).toEqual(record);
+    const { assessmentNow, ...recordShown } = JSON.parse(json.stdout) as BootRecord & { assessmentNow: object };
+    expect(recordShown).toEqual(record);
+    expect(assessmentNow).toMatchObject({ attempts: 2, bootOnce: null });
+    expect(record).toMatchObject({ chosenBy: "default", assessment: { tries: 1, blessed: false, attempts: 2 } });
   });
 
   it("boots on when activation fails, and says so in the record and the kernel log", async () => {

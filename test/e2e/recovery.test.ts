@@ -183,6 +183,9 @@ describe("nixos-wsl-recovery --list and --rollback", () => {
         created: new Date(Date.UTC(2026, 0, n)).toISOString(),
         nixosVersion: `24.05.${n} (Uakari)`,
         default: n === 42,
+        blessed: false,
+        unblessedTries: 0,
+        bootOnce: false,
       })));
       expect(table.mountsUnchanged && json.mountsUnchanged).toBe(true);
     } finally {

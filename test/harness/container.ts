@@ -42,6 +42,8 @@ function commOf(pid: number): string | null {
   }
 }
 
+let bootsStarted = 0;
+
 export class Container {
   private collectedOutput = "";
 
@@ -56,14 +58,19 @@ export class Container {
     });
   }
 
-  /** Start systemd-nspawn on `dir`/root with a FIFO as /dev/kmsg whose lines collect in `dir`/kmsg.log. */
+  /**
+   * Start systemd-nspawn on `dir`/root with a FIFO as /dev/kmsg whose lines
+   * collect in `dir`/kmsg-N.log (N counts the boots of this process, so one
+   * root can be started again, as `wsl --terminate` and a new start do).
+   */
   static async boot(dir: string, options: BootOptions = {}): Promise<Container> {
     const root = join(dir, "root");
     writeFileSync(join(root, "wsl-stand-in"), WSL_STAND_IN);
     chmodSync(join(root, "wsl-stand-in"), 0o755);
 
-    const kmsgFifo = join(dir, "kmsg.fifo");
-    const kmsgLog = join(dir, "kmsg.log");
+    const boot = ++bootsStarted;
+    const kmsgFifo = join(dir, `kmsg-${boot}.fifo`);
+    const kmsgLog = join(dir, `kmsg-${boot}.log`);
     let kmsgReader: ResultPromise | null = null;
     if (options.kmsg !== false) {
       await execa("mkfifo", [kmsgFifo]);

@@ -39,6 +39,22 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
   }
 }
 
+/** waitFor, for a probe that has to wait itself (a command inside a container). A probe that throws counts as "not yet". */
+export async function waitForAsync<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== null && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last: ${(lastError as Error).message})` : ""}`);
+    await sleep(50);
+  }
+}
+
 export { mountAt, type MountEntry, parseMountInfo } from "../../src/mountInfo.ts";
 
 export function mountsOf(pid: number | "self"): MountEntry[] {
