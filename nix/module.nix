@@ -1,10 +1,23 @@
 # NixOS module: wires nixos-wsl-init's roles into a NixOS-on-WSL system.
 #   native: /sbin/init is the shim, WSL starts systemd ([boot] systemd=true);
 #   legacy: root's login shell starts systemd in its own PID namespace.
-# Both: /etc/nixos-wsl-init.json for the executable, and the recovery entry
-# /bin/nixos-wsl-recovery, a copy that runs from the WSL system distribution.
+# Both: /etc/nixos-wsl-init.json for the executable, the recovery entry
+# /bin/nixos-wsl-recovery (a copy that runs from the WSL system distribution),
+# and nixos-wsl-init-bless.service, which marks a generation good once it booted.
+#
+# It works in two settings, told apart by whether NixOS-WSL's options are declared:
+#   beside NixOS-WSL (its nixosModules.default imported too): wsl.conf is written
+#     by NixOS-WSL from its `wsl.wslConf` option, which this module only sets where
+#     the mode needs it; NixOS-WSL's own /sbin/init snippet (activation script
+#     `shimSystemd`) is emptied, and its recovery entry (a `wsl.extraBin` item named
+#     nixos-wsl-recovery) is left out of its /bin snippet (`populateBin`). Nothing
+#     else of NixOS-WSL changes. Written against NixOS-WSL
+#     eaeb18da90024448a60eb1ec7132eafa4003404e (2026-07-21).
+#   alone: it writes /etc/wsl.conf itself and links the /bin entries WSL calls
+#     (/bin/mount, /bin/true, /bin/login; /bin/sh is NixOS's own `binsh` snippet).
 {
   config,
+  options,
   lib,
   pkgs,
   ...
@@ -12,11 +25,30 @@
 
 let
   cfg = config.wsl.init;
-  inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
+  inherit (lib)
+    literalExpression
+    literalMD
+    mkEnableOption
+    mkForce
+    mkIf
+    mkMerge
+    mkOption
+    optionalAttrs
+    types
+    ;
+
+  # Decided from the declared options only, never from config, so that the
+  # definitions below may depend on it without an infinite recursion. A module
+  # may only define NixOS-WSL's options when they exist, hence `optionalAttrs`
+  # rather than `mkIf` wherever they are set.
+  besideNixosWsl = options.wsl ? wslConf;
 
   exe = "${cfg.package}/bin/nixos-wsl-init";
 
-  wslConf = {
+  withSlash = root: lib.removeSuffix "/" root + "/";
+
+  # Alone: the whole of /etc/wsl.conf.
+  ownWslConf = {
     # Where WSL mounts the Windows drives; the executable reads the same value
     # (automountRoot) to tell Windows' PATH entries from Linux's.
     automount.root = cfg.automountRoot;
@@ -28,20 +60,88 @@ let
         user.default = cfg.defaultUser;
       }
     else
-      {
-        # Old WSL cannot start systemd: root logs in, and its shell starts it.
-        boot.systemd = false;
-        user.default = "root";
-      }
+      legacyWslConf
   );
+
+  # Old WSL cannot start systemd: root logs in, and its shell starts it.
+  legacyWslConf = {
+    boot.systemd = false;
+    user.default = "root";
+  };
 
   # Exactly the keys src/config.ts reads, with the same defaults. The mode is
   # not among them: it only chooses the wiring below.
   settings = {
-    inherit (cfg) defaultUser automountRoot;
+    inherit (cfg) defaultUser automountRoot bootAttempts;
     readinessTimeoutSeconds = cfg.legacy.readinessTimeout;
     activationTimeoutSeconds = cfg.activationTimeout;
   };
+
+  # Replaced atomically: a half-written link would leave WSL nothing to start.
+  linkInPlace = dir: name: target: ''
+    ln -sfn ${target} ${dir}/.${name}.tmp
+    mv -Tf ${dir}/.${name}.tmp ${dir}/${name}
+  '';
+
+  # Alone: what WSL itself runs from /bin besides /bin/sh (NixOS's `binsh`
+  # snippet links that one, to bash-interactive's sh by default). Its generated
+  # units call /bin/mount and /bin/true; it starts the default user's session
+  # with `/bin/login -f USER`.
+  wslBin = {
+    mount = "${pkgs.util-linux}/bin/mount";
+    true = "${pkgs.coreutils}/bin/true";
+    login = "${pkgs.shadow}/bin/login";
+  };
+
+  # Beside NixOS-WSL: its /bin snippet, rendered from its own `wsl.extraBin`,
+  # without its nixos-wsl-recovery (ours is the copy install-recovery writes).
+  theirBinWithoutRecovery = lib.concatMapStrings (
+    entry:
+    let
+      target = lib.escapeShellArg "/bin/${entry.name}";
+      source = lib.escapeShellArg entry.src;
+    in
+    if entry.copy then "cp -f ${source} ${target}\n" else "ln -sf ${source} ${target}\n"
+  ) (lib.filter (entry: entry.name != "nixos-wsl-recovery") config.wsl.extraBin);
+
+  tarballBuilder = pkgs.writeShellApplication {
+    name = "nixos-wsl-init-tarball-builder";
+    runtimeInputs = [
+      pkgs.coreutils
+      pkgs.e2fsprogs # chattr: the activation may leave /var/empty immutable
+      pkgs.nixos-install-tools
+      config.nix.package
+    ];
+    text = ''
+      if [ $# -lt 1 ] || [ "$1" = --help ]; then
+        echo "usage: nixos-wsl-init-tarball-builder OUT.wsl [more arguments for nixos-wsl-init tarball]" >&2
+        echo "Installs this NixOS system into a temporary root and packs it as a WSL image." >&2
+        exit 2
+      fi
+      if [ "$(id -u)" -ne 0 ]; then
+        echo "nixos-wsl-init-tarball-builder must run as root (the image's files are owned by root): try sudo" >&2
+        exit 1
+      fi
+      out=$1
+      shift
+
+      tmp=$(mktemp -d "''${TMPDIR:-/tmp}/nixos-wsl-init-image.XXXXXXXXXX")
+      trap 'chattr -Rf -i "$tmp" 2>/dev/null || true; rm -rf --one-file-system "$tmp"' EXIT
+      trap 'exit 130' INT
+      trap 'exit 143' TERM
+      # nixos-install wants a root that others may enter.
+      chmod 0755 "$tmp"
+
+      nixos-install --root "$tmp" --system ${config.system.build.toplevel} --no-root-passwd --no-channel-copy
+      ${exe} tarball "$tmp" "$out" --name ${lib.escapeShellArg cfg.image.name} "$@"
+    '';
+  };
+
+  # Every section header of the wsl.conf NixOS will write: two writers show as a repeated one.
+  wslConfText = config.environment.etc."wsl.conf".text or null;
+  wslConfSections = lib.filter (line: builtins.match "[[].*[]]" line != null) (
+    lib.splitString "\n" (if wslConfText == null then "" else wslConfText)
+  );
 in
 {
   options.wsl.init = {
@@ -49,8 +149,12 @@ in
 
     package = mkOption {
       type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = lib.literalExpression "pkgs.callPackage ./package.nix { }";
+      default = pkgs.nixos-wsl-init or (pkgs.callPackage ./package.nix { });
+      defaultText = literalMD ''
+        `pkgs.nixos-wsl-init` when an overlay provides it (this flake's
+        `overlays.default` does), else the package built from this repository's
+        `nix/package.nix`
+      '';
       description = "The nixos-wsl-init package whose executable plays every role.";
     };
 
@@ -72,8 +176,13 @@ in
     defaultUser = mkOption {
       # The executable refuses an empty user name.
       type = types.nonEmptyStr;
-      default = "nixos";
-      description = "The user whose shell WSL opens (in legacy mode, the user whose shell syschdemd runs).";
+      default = if besideNixosWsl then config.wsl.defaultUser else "nixos";
+      defaultText = literalMD ''`"nixos"`; beside NixOS-WSL, `config.wsl.defaultUser`'';
+      description = ''
+        The user whose shell WSL opens (in legacy mode, the user whose shell
+        syschdemd runs); it must be one of `users.users`. Beside NixOS-WSL it is
+        NixOS-WSL's `wsl.defaultUser`: set that one.
+      '';
     };
 
     legacy.readinessTimeout = mkOption {
@@ -94,20 +203,54 @@ in
 
     automountRoot = mkOption {
       type = types.strMatching "/.*";
-      default = "/mnt/";
+      default = if besideNixosWsl then withSlash config.wsl.wslConf.automount.root else "/mnt/";
+      defaultText = literalMD ''`"/mnt/"`; beside NixOS-WSL, `config.wsl.wslConf.automount.root` with a trailing `/`'';
       example = "/windows/";
       description = ''
         Where WSL mounts the Windows drives: written to wsl.conf's
         `[automount] root` (with the default, `C:` is /mnt/c). The executable
         reads the same value: PATH entries below it are Windows' own, and the
-        user's shell gets them in WSLPATH rather than PATH.
+        user's shell gets them in WSLPATH rather than PATH. Beside NixOS-WSL it is
+        NixOS-WSL's `wsl.wslConf.automount.root`: set that one.
+      '';
+    };
+
+    bootAttempts = mkOption {
+      type = types.ints.unsigned;
+      default = 2;
+      description = ''
+        How many times the default generation may start without being marked
+        good (by `nixos-wsl-init-bless.service`, once `blessTarget` is reached)
+        before an older generation boots instead; 0 turns this fallback off.
+        At most 100.
+      '';
+    };
+
+    blessTarget = mkOption {
+      type = types.strMatching "[^/[:space:]]+[.](target|service)";
+      default = "multi-user.target";
+      example = "graphical.target";
+      description = ''
+        The systemd unit whose start marks the running generation good:
+        `nixos-wsl-init-bless.service` is wanted by it and ordered after it, and
+        runs `nixos-wsl-init bless`.
+      '';
+    };
+
+    image.name = mkOption {
+      type = types.strMatching "[A-Za-z0-9._-]+";
+      default = "NixOS";
+      description = ''
+        The distribution name the WSL image suggests (`[oobe] defaultName` in its
+        /etc/wsl-distribution.conf, used by a double-click install); the image
+        builder `system.build.tarballBuilder` passes it to
+        `nixos-wsl-init tarball --name`.
       '';
     };
   };
 
   config = mkIf cfg.enable (mkMerge [
     {
-      environment.etc."wsl.conf".text = lib.generators.toINI { } wslConf;
       environment.etc."nixos-wsl-init.json".text = builtins.toJSON settings;
 
       # A copy, written by the executable itself: the system distro has no /nix to follow a link into.
@@ -117,19 +260,137 @@ in
           ${exe} install-recovery /bin/nixos-wsl-recovery --stamp /var/lib/nixos-wsl-init/recovery-entry
         '';
       };
+
+      # Marks the running generation good, in both modes: until then every start
+      # of it counts towards bootAttempts.
+      systemd.services.nixos-wsl-init-bless = {
+        description = "Mark this NixOS generation as one that boots (nixos-wsl-init)";
+        wantedBy = [ cfg.blessTarget ];
+        after = [ cfg.blessTarget ];
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "${exe} bless";
+        };
+      };
+
+      # Installs this system into a temporary root and packs it with
+      # `nixos-wsl-init tarball`. Beside NixOS-WSL its own builder keeps the name
+      # (a default here), and this one is also under its own name.
+      system.build.tarballBuilder = lib.mkDefault tarballBuilder;
+      system.build.wslInitTarballBuilder = tarballBuilder;
+
+      assertions = [
+        {
+          assertion = lib.any (user: user.name == cfg.defaultUser) (lib.attrValues config.users.users);
+          message = ''
+            wsl.init.defaultUser is "${cfg.defaultUser}", but users.users has no such user: WSL would
+            open a shell for nobody. Declare it (users.users.${cfg.defaultUser}.isNormalUser = true;)
+            or choose an existing one.
+          '';
+        }
+        {
+          assertion = cfg.bootAttempts <= 100;
+          message = ''
+            wsl.init.bootAttempts is ${toString cfg.bootAttempts}: the default generation would have to
+            fail that many starts in a row before an older one boots. Use a small number (the default
+            is 2), or 0 to turn falling back off.
+          '';
+        }
+      ];
     }
 
     (mkIf (cfg.mode == "native") {
       # Replaced atomically: a half-written /sbin/init would leave WSL nothing to start.
-      system.activationScripts.nixos-wsl-init-sbin-init = ''
-        mkdir -p /sbin
-        ln -sfn ${cfg.package}/bin/systemd-shim /sbin/.init.tmp
-        mv -Tf /sbin/.init.tmp /sbin/init
-      '';
+      system.activationScripts.nixos-wsl-init-sbin-init = {
+        # Beside NixOS-WSL, after its `createSbin`, which may replace /sbin by a link to /bin.
+        deps = lib.optional (besideNixosWsl && config.wsl.enable) "createSbin";
+        text = ''
+          mkdir -p /sbin
+        ''
+        + linkInPlace "/sbin" "init" "${cfg.package}/bin/systemd-shim";
+      };
     })
 
     (mkIf (cfg.mode == "legacy") {
       users.users.root.shell = "${cfg.package}/bin/syschdemd";
+    })
+
+    (optionalAttrs (!besideNixosWsl) {
+      environment.etc."wsl.conf".text = lib.generators.toINI { } ownWslConf;
+
+      system.activationScripts.nixos-wsl-init-bin = {
+        deps = [ "binsh" ];
+        text = lib.concatStrings (lib.mapAttrsToList (linkInPlace "/bin") wslBin);
+      };
+
+      assertions = [
+        {
+          assertion = wslConfText == lib.generators.toINI { } ownWslConf;
+          message = ''
+            /etc/wsl.conf is written by wsl.init, and something else adds to it
+            (environment.etc."wsl.conf"): set its values through wsl.init's options instead.
+          '';
+        }
+      ];
+    })
+
+    (optionalAttrs besideNixosWsl {
+      # Only what the mode needs; NixOS-WSL renders the one /etc/wsl.conf.
+      wsl.wslConf = mkIf (cfg.mode == "legacy") (lib.mapAttrsRecursive (_: mkForce) legacyWslConf);
+
+      system.activationScripts = {
+        # NixOS-WSL's /sbin/init snippet, emptied: /sbin/init has one writer, above.
+        shimSystemd = mkIf config.wsl.enable (mkForce {
+          deps = [ "createSbin" ];
+          text = "";
+        });
+        populateBin = mkIf (config.wsl.enable && config.wsl.populateBin) (mkForce {
+          deps = [ ];
+          text = ''
+            echo "setting up /bin..."
+          ''
+          + theirBinWithoutRecovery;
+        });
+      };
+
+      assertions = [
+        {
+          assertion = config.wsl.enable;
+          message = ''
+            wsl.init.enable is set beside NixOS-WSL, whose wsl.enable is false: nothing would write
+            /etc/wsl.conf. Set wsl.enable = true as well.
+          '';
+        }
+        {
+          assertion = lib.unique wslConfSections == wslConfSections;
+          message = ''
+            /etc/wsl.conf has more than one writer (sections repeat: ${lib.concatStringsSep " " wslConfSections}):
+            set its values through NixOS-WSL's wsl.wslConf only, not environment.etc."wsl.conf".
+          '';
+        }
+        {
+          assertion = cfg.defaultUser == config.wsl.defaultUser;
+          message = ''
+            wsl.init.defaultUser ("${cfg.defaultUser}") differs from NixOS-WSL's wsl.defaultUser
+            ("${config.wsl.defaultUser}"), which names the user WSL opens: set wsl.defaultUser only.
+          '';
+        }
+        {
+          assertion = withSlash cfg.automountRoot == withSlash config.wsl.wslConf.automount.root;
+          message = ''
+            wsl.init.automountRoot ("${cfg.automountRoot}") differs from NixOS-WSL's
+            wsl.wslConf.automount.root ("${config.wsl.wslConf.automount.root}"), which is where WSL mounts
+            the drives: set wsl.wslConf.automount.root only.
+          '';
+        }
+        {
+          assertion = cfg.mode != "native" || config.wsl.wslConf.boot.systemd;
+          message = ''
+            wsl.init.mode is "native", but wsl.wslConf.boot.systemd is false: WSL would not start
+            /sbin/init. Leave wsl.wslConf.boot.systemd alone, or use wsl.init.mode = "legacy".
+          '';
+        }
+      ];
     })
   ]);
 }

@@ -19,6 +19,8 @@ let
       ../src
       ../shim
       ../recovery
+      # The `tarball` role's code (src/main.ts imports it from there).
+      ../nix/image
     ];
   };
   npmLock = import ./npm-lock.nix { inherit lib; } {

@@ -9,6 +9,7 @@ export type Command =
   | { readonly kind: "legacy"; readonly args: readonly string[] }
   | { readonly kind: "recovery"; readonly args: readonly string[] }
   | { readonly kind: "install-recovery"; readonly args: readonly string[] }
+  | { readonly kind: "tarball"; readonly args: readonly string[] }
   | { readonly kind: "bless"; readonly args: readonly string[] }
   | { readonly kind: "boot-once"; readonly args: readonly string[] }
   /** Internal: the process the recovery starts inside its new namespaces. */
@@ -71,6 +72,8 @@ function parseSubcommand(args: readonly string[]): Command {
       return { kind: "boot-once", args: rest };
     case "status":
       return { kind: "status", args: rest };
+    case "tarball":
+      return { kind: "tarball", args: rest };
     default:
       return { kind: "usage-error", message: `unknown command '${subcommand}'` };
   }
@@ -92,6 +95,8 @@ Usage: nixos-wsl-init COMMAND [ARGS...]
   legacy [-c CMD]        run the legacy-mode login shell
   recovery [OPTIONS]     run nixos-wsl-recovery (see 'nixos-wsl-init recovery --help')
   install-recovery DEST  write a copy of this executable that runs without /nix
+  tarball ROOT OUT.wsl   pack a prepared NixOS root into a .wsl image for 'wsl --import'
+                         (see 'nixos-wsl-init tarball --help')
   bless                  mark the running generation good (boot counting; run by a unit)
   boot-once N            boot generation N at the next start only
   --help, --version

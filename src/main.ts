@@ -29,6 +29,8 @@ async function main(): Promise<number> {
       return (await import("../shim/assessmentCommands.ts")).runBootOnce(command.args);
     case "install-recovery":
       return (await import("../recovery/installEntry.ts")).runInstallRecovery(command.args);
+    case "tarball":
+      return (await import("../nix/image/cli.ts")).runTarball(command.args);
     case "help":
       process.stdout.write(HELP);
       return 0;

@@ -2,6 +2,7 @@
 // measured in the same run, as medians over repeated runs. Runs as root in a
 // private mount namespace of its own, so nothing it mounts outlives it.
 import { requireBinary } from "../harness/paths.ts";
+import { benchImage, imageLine } from "./image.ts";
 import { benchLegacy } from "./legacy.ts";
 import { benchNative } from "./native.ts";
 import { benchRecovery } from "./recovery.ts";
@@ -71,3 +72,5 @@ console.log(
     targetMs: 100,
   }),
 );
+
+console.log(imageLine(benchImage(Math.max(3, Math.min(5, Math.round(RUNS / 6))))));

@@ -37,7 +37,15 @@ describe("Nix files", () => {
 
   it("include the package, the module, the flake and their tests", () => {
     expect(files.map((file) => relative(PROJECT_DIR, file)).sort()).toEqual(
-      expect.arrayContaining(["flake.nix", "nix/module.nix", "nix/package.nix", "nix/npm-lock.nix", "nix/tests/module-tests.nix"]),
+      expect.arrayContaining([
+        "flake.nix",
+        "nix/module.nix",
+        "nix/package.nix",
+        "nix/npm-lock.nix",
+        "nix/tests/module-tests.nix",
+        "nix/tests/nixos-stand-in.nix",
+        "nix/tests/nixos-wsl-stand-in.nix",
+      ]),
     );
   });
 
@@ -62,7 +70,7 @@ function evaluate(file: string, attribute: string) {
 
 // .ci/run finds these tests by this title, to say whether they ran or were skipped.
 describe.skipIf(!NIXPKGS_LIB)("Nix evaluation with nixpkgs' lib (needs NIXPKGS_LIB)", () => {
-  it("the NixOS module: defaults, both modes, wsl.conf, the JSON settings, activation, documentation", async () => {
+  it("the NixOS module, alone and beside NixOS-WSL: defaults, both modes, one wsl.conf, one /sbin/init writer, the recovery entry, /bin, the JSON settings, the bless unit, the image builder, assertions, documentation", async () => {
     const result = await evaluate("nix/tests/module-tests.nix", "failures");
     expectSuccess(result);
     expect(JSON.parse(result.stdout)).toEqual([]);

@@ -1,0 +1,182 @@
+// nixos-wsl-init tarball ROOT OUT.wsl: pack a prepared NixOS root into the
+// image `wsl --import` and a double-click install take. In order: refuse what
+// is not a NixOS root or has nowhere to go, read both trees, set --chown
+// owners, add /etc/wsl-distribution.conf, run the privacy check, then write
+// the stream to a temporary file that becomes OUT.wsl only when complete.
+import { lstatSync, realpathSync, statSync, writeSync } from "node:fs";
+import { dirname, resolve, sep } from "node:path";
+import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { NIXOS_MARKER } from "../../src/paths.ts";
+import { sayAs } from "../../src/say.ts";
+import { errorCode, StepError } from "../../src/stepError.ts";
+import { type Finding, findProblems, formatFinding } from "./checks.ts";
+import { addDistributionConf } from "./distributionConf.ts";
+import { GzipStream } from "./gzipStream.ts";
+import { parseTarballArgs, type TarballRequest, UsageError } from "./options.ts";
+import { PartialOutput } from "./output.ts";
+import { applyChown } from "./owners.ts";
+import { packImage, planPack } from "./pack.ts";
+import { Progress, size } from "./progress.ts";
+import { ImageView, walkImage } from "./tree.ts";
+
+const say = sayAs("nixos-wsl-init tarball");
+
+const SIGNALS = [
+  ["SIGINT", 2],
+  ["SIGTERM", 15],
+  ["SIGHUP", 1],
+] as const;
+
+export async function runTarball(args: readonly string[]): Promise<number> {
+  let request: TarballRequest;
+  try {
+    request = parseTarballArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    say(`${error.message}\nRun 'nixos-wsl-init tarball --help' for usage.`);
+    return EXIT_USAGE;
+  }
+  if (request.action === "help") {
+    process.stdout.write(`${request.text}\n`);
+    return EXIT_OK;
+  }
+  try {
+    return await pack(request);
+  } catch (error) {
+    if (!(error instanceof StepError)) throw error;
+    say(error.message);
+    return EXIT_FAILURE;
+  }
+}
+
+/** Why `root` is not a NixOS root, or null. */
+function notNixos(root: string): string | null {
+  try {
+    if (!lstatSync(root).isDirectory()) return "it is not a directory";
+  } catch (error) {
+    return errorCode(error) === "ENOENT" ? "it does not exist" : `it cannot be read (${errorCode(error) ?? String(error)})`;
+  }
+  try {
+    lstatSync(`${root}/${NIXOS_MARKER}`);
+    return null;
+  } catch {
+    return `it has no ${NIXOS_MARKER}`;
+  }
+}
+
+function isWithin(path: string, directory: string): boolean {
+  return path === directory || path.startsWith(directory.endsWith(sep) ? directory : `${directory}${sep}`);
+}
+
+/** Refuse an output that cannot be written, or would land inside a tree being packed, before any work. */
+function checkOutput(out: string, trees: readonly string[]): void {
+  const directory = dirname(out);
+  const step = `writing ${out}`;
+  try {
+    if (!statSync(directory).isDirectory()) throw new StepError(step, `${directory} is not a directory`, "Give an output path in an existing directory.");
+  } catch (error) {
+    if (error instanceof StepError) throw error;
+    if (errorCode(error) === "ENOENT") throw new StepError(step, `the directory ${directory} does not exist`, `Create it first (mkdir -p ${directory}) or give another output path. Nothing was written.`);
+    throw new StepError(step, error);
+  }
+  try {
+    if (statSync(out).isDirectory()) throw new StepError(step, `${out} is a directory`, "Give the path of the image file, e.g. nixos.wsl.");
+  } catch (error) {
+    if (error instanceof StepError) throw error;
+  }
+  const realDirectory = realpathSync(directory);
+  for (const tree of trees) {
+    if (isWithin(realDirectory, realpathSync(tree))) {
+      throw new StepError(step, `the output would be inside ${tree}, which is being packed (and is never written to)`, "Write the image outside it.");
+    }
+  }
+}
+
+function checkExtraFiles(extra: string): void {
+  try {
+    if (statSync(extra).isDirectory()) return;
+    throw new StepError(`reading --extra-files ${extra}`, "not a directory");
+  } catch (error) {
+    if (error instanceof StepError) throw error;
+    throw new StepError(`reading --extra-files ${extra}`, error);
+  }
+}
+
+function things(count: number): string {
+  return count === 1 ? "1 thing" : `${count} things`;
+}
+
+function findingLines(findings: readonly Finding[]): string {
+  return findings.map((finding) => `  ${formatFinding(finding)}`).join("\n");
+}
+
+async function pack(request: Extract<TarballRequest, { action: "pack" }>): Promise<number> {
+  const root = resolve(request.root);
+  const out = resolve(request.out);
+  const refusal = notNixos(root);
+  if (refusal !== null) {
+    say(`${root} is not a NixOS root: ${refusal}. Give the directory 'nixos-install --root' installed into.`);
+    return EXIT_NOT_NIXOS;
+  }
+  const extra = request.extraFiles === null ? null : resolve(request.extraFiles);
+  if (extra !== null) checkExtraFiles(extra);
+  checkOutput(out, extra === null ? [root] : [root, extra]);
+
+  const walk = walkImage(root, extra);
+  if (walk.skipped.length > 0) say(`note: left out what a tar cannot hold (sockets): ${walk.skipped.join(", ")}`);
+  for (const path of walk.replaced) say(`note: --extra-files replaces ROOT's ${path} with an entry of another kind`);
+  const view = new ImageView(walk.entries);
+  applyChown(view, request.chown);
+  for (const note of addDistributionConf(view, request.name, request.nameGiven).notes) say(note);
+
+  const findings = findProblems(view, { forbid: request.forbid });
+  if (findings.length > 0 && !request.allowFindings) {
+    say(
+      `refusing to pack ${root}: the check found ${things(findings.length)} that must not go into an image to share; nothing was written.\n` +
+        `${findingLines(findings)}\n` +
+        "Remove them from ROOT (or from --extra-files), or pack anyway with --allow-findings (or WSL_TARBALL_SKIP_CHECKS=1).",
+    );
+    return EXIT_FAILURE;
+  }
+  if (findings.length > 0) say(`packing anyway (findings allowed): the check found ${things(findings.length)}:\n${findingLines(findings)}`);
+
+  const plan = planPack(view.entries);
+  const output = PartialOutput.create(out);
+  const progress = new Progress({ entries: plan.entries.length, bytes: plan.dataBytes }, process.stderr.isTTY === true, (text) => {
+    try {
+      writeSync(2, text);
+    } catch {
+      // no terminal any more
+    }
+  });
+  const handlers = SIGNALS.map(([signal, number]) => {
+    const handler = (): void => {
+      progress.clear();
+      output.discard();
+      say(`interrupted by ${signal}: removed the partial ${output.temporary}; ${out} was not written and ROOT is unchanged.`);
+      process.exit(128 + number);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  try {
+    const gzip = new GzipStream((data) => output.write(data));
+    await packImage(plan, gzip, request.mtime, (entries, bytes) => progress.update(entries, bytes));
+    await gzip.finish();
+    output.commit();
+    progress.clear();
+    const seconds = progress.elapsedSeconds;
+    say(
+      `wrote ${out}: ${plan.entries.length} entries, ${size(plan.dataBytes)} of data, ${size(gzip.written)} compressed, ` +
+        `in ${seconds.toFixed(1)} s (${size(plan.dataBytes / Math.max(seconds, 0.001))}/s)`,
+    );
+    return EXIT_OK;
+  } catch (error) {
+    progress.clear();
+    output.discard();
+    if (!(error instanceof StepError)) throw error;
+    throw new StepError(error.step, error.cause, [error.next, `${out} was not written; ROOT is unchanged.`].filter(Boolean).join("\n"));
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
+}

@@ -1,0 +1,111 @@
+# The few NixOS options the module (and the NixOS-WSL stand-in) read or set,
+# declared as NixOS declares them, trimmed to what matters here, so that
+# nixpkgs' lib is all the evaluation tests need.
+{ lib, ... }:
+
+let
+  inherit (lib) mkOption types;
+in
+{
+  options = {
+    assertions = mkOption {
+      type = types.listOf types.unspecified;
+      default = [ ];
+    };
+    warnings = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+    };
+
+    environment.etc = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options.text = mkOption {
+            type = types.nullOr types.lines;
+            default = null;
+          };
+        }
+      );
+      default = { };
+    };
+
+    system.activationScripts = mkOption {
+      type = types.attrsOf (
+        types.either types.str (
+          types.submodule {
+            options.text = mkOption { type = types.lines; };
+            options.deps = mkOption {
+              type = types.listOf types.str;
+              default = [ ];
+            };
+          }
+        )
+      );
+      default = { };
+    };
+
+    system.build = mkOption {
+      type = types.submoduleWith {
+        modules = [ { freeformType = types.lazyAttrsOf (types.uniq types.unspecified); } ];
+      };
+      default = { };
+    };
+
+    users.users = mkOption {
+      type = types.attrsOf (
+        types.submodule (
+          { name, ... }:
+          {
+            options.name = mkOption {
+              type = types.passwdEntry types.str;
+              default = name;
+            };
+            options.isNormalUser = mkOption {
+              type = types.bool;
+              default = false;
+            };
+            options.shell = mkOption {
+              type = types.nullOr (types.either types.package types.path);
+              default = null;
+            };
+          }
+        )
+      );
+      default = { };
+    };
+
+    systemd.services = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options.description = mkOption {
+            type = types.str;
+            default = "";
+          };
+          options.wantedBy = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          options.after = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          options.serviceConfig = mkOption {
+            type = types.attrsOf types.unspecified;
+            default = { };
+          };
+        }
+      );
+      default = { };
+    };
+
+    nix.package = mkOption {
+      type = types.package;
+      default = "/nix/store/0000000000000000000000000000000n-nix-2.30.0";
+    };
+
+    networking.hostName = mkOption {
+      type = types.str;
+      default = "nixos";
+    };
+  };
+}

@@ -1,0 +1,259 @@
+// The image builder's parts that decide what goes into the image: the walk of
+// ROOT with --extra-files laid over it, --chown, the distribution conf, the
+// privacy check's rules and the command line.
+import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { findProblems, formatFinding, isEnvironmentFile, secretAssignment, shadowHashUser } from "../../nix/image/checks.ts";
+import { addDistributionConf, renderDistributionConf } from "../../nix/image/distributionConf.ts";
+import { parseTarballArgs, UsageError } from "../../nix/image/options.ts";
+import { applyChown } from "../../nix/image/owners.ts";
+import { planPack, tarName } from "../../nix/image/pack.ts";
+import { Progress, progressLine, size } from "../../nix/image/progress.ts";
+import { compareNames, deviceNumbers, ImageView, walkImage } from "../../nix/image/tree.ts";
+import { parseInvocation } from "../../src/invocation.ts";
+
+let dir: string;
+let root: string;
+let extra: string;
+
+function write(path: string, text = ""): void {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, text);
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "nixos-wsl-init-imageparts-"));
+  root = join(dir, "root");
+  extra = join(dir, "extra");
+  write(join(root, "etc/NIXOS"));
+  write(join(root, "etc/passwd"), "root:x:0:0::/root:/bin/sh\nnixos:x:1000:100::/home/nixos:/bin/sh\nalice:x:1001:100::/home/alice:/bin/sh\n");
+  write(join(root, "etc/group"), "root:x:0:\nusers:x:100:\n");
+  write(join(root, "etc/b"), "root b");
+  write(join(root, "etc/a.d/x"), "x");
+  mkdirSync(join(root, "home/nixos"), { recursive: true });
+  chownSync(join(root, "home/nixos"), 1000, 100);
+  write(join(root, "replace-me/inside"), "gone");
+  mkdirSync(extra);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("the walk", () => {
+  it("lists ROOT depth-first, each directory sorted by the bytes of its names", () => {
+    write(join(root, "etc/B"));
+    write(join(root, "etc/a"));
+    const paths = walkImage(root, null).entries.map((entry) => entry.path);
+    expect(paths.slice(0, 9)).toEqual(["", "etc", "etc/B", "etc/NIXOS", "etc/a", "etc/a.d", "etc/a.d/x", "etc/b", "etc/group"]);
+    expect(compareNames("a", "é")).toBeLessThan(0);
+    expect(compareNames("\uffff", "😀")).toBeLessThan(0); // UTF-8 byte order, not UTF-16
+  });
+
+  it("lays --extra-files over ROOT: its files win, shared directories keep ROOT's owner, new files belong to root", () => {
+    write(join(extra, "etc/b"), "extra b");
+    write(join(extra, "home/nixos/.config/app"), "setting");
+    write(join(extra, "replace-me"), "a file now");
+    chownSync(join(extra, "home/nixos/.config/app"), 1234, 1234);
+    const walk = walkImage(root, extra);
+    const view = new ImageView(walk.entries);
+    expect(view.get("etc/b")).toMatchObject({ origin: "extra", hostPath: join(extra, "etc/b") });
+    expect(view.get("home/nixos")).toMatchObject({ origin: "root", uid: 1000, gid: 100 });
+    expect(view.get("home/nixos/.config/app")).toMatchObject({ origin: "extra", uid: 0, gid: 0 });
+    expect(view.get("replace-me")).toMatchObject({ kind: "file", origin: "extra" });
+    expect(view.get("replace-me/inside")).toBeUndefined();
+    expect(walk.replaced).toEqual(["/replace-me"]);
+  });
+
+  it("refuses a file name that is not UTF-8, naming its directory", () => {
+    writeFileSync(Buffer.from(`${join(root, "etc")}/bad-\xff-name`, "latin1"), "");
+    expect(() => walkImage(root, null)).toThrow(new RegExp(`reading ${join(root, "etc")}: a file name there is not UTF-8`));
+  });
+
+  it("resolves symlinks inside the image, never on the host", () => {
+    symlinkSync("/etc/static/thing", join(root, "etc/thing"));
+    symlinkSync("../nix/store/abc-etc", join(root, "etc/static"));
+    write(join(root, "nix/store/abc-etc/thing"), "from the store");
+    symlinkSync("/etc/passwd", join(root, "etc/host-passwd"));
+    symlinkSync("/nowhere", join(root, "etc/dangling"));
+    const view = new ImageView(walkImage(root, null).entries);
+    expect(view.resolve("/etc/thing")?.path).toBe("nix/store/abc-etc/thing");
+    expect(view.read("/etc/thing")?.data.toString()).toBe("from the store");
+    expect(view.resolve("/etc/host-passwd")?.path).toBe("etc/passwd"); // the image's, not the host's
+    expect(view.resolve("/etc/dangling")).toBeNull();
+    expect(view.resolve("/../../etc/passwd")?.path).toBe("etc/passwd");
+  });
+
+  it("inserts a generated entry at its sorted place", () => {
+    const view = new ImageView(walkImage(root, null).entries);
+    addDistributionConf(view, "NixOS", false);
+    const paths = view.entries.map((entry) => entry.path);
+    expect(paths.indexOf("etc/wsl-distribution.conf")).toBe(paths.indexOf("etc/passwd") + 1);
+  });
+
+  it("decodes device numbers as glibc does", () => {
+    expect(deviceNumbers(0x0103)).toEqual({ major: 1, minor: 3 });
+    expect(deviceNumbers(0x8803)).toEqual({ major: 136, minor: 3 }); // /dev/pts/3
+    expect(deviceNumbers(0x10_0000 + 0x0a05)).toEqual({ major: 10, minor: 0x105 });
+  });
+});
+
+describe("--chown and hardlinks", () => {
+  it("sets owners recursively by path, numbers or the image's names", () => {
+    write(join(root, "srv/data/one"));
+    const view = new ImageView(walkImage(root, null).entries);
+    applyChown(view, [{ path: "/srv", owner: "1000:100" }, { path: "srv/data/one/", owner: "alice:users" }]);
+    expect(view.get("srv")).toMatchObject({ uid: 1000, gid: 100 });
+    expect(view.get("srv/data")).toMatchObject({ uid: 1000, gid: 100 });
+    expect(view.get("srv/data/one")).toMatchObject({ uid: 1001, gid: 100 });
+    expect(view.get("etc")).toMatchObject({ uid: 0 });
+    expect(() => applyChown(view, [{ path: "/missing", owner: "0:0" }])).toThrow(/\/missing is not in the image/);
+    expect(() => applyChown(view, [{ path: "/srv", owner: "bob:users" }])).toThrow(/no user 'bob'/);
+  });
+
+  it("stores a second link as a hardlink only when owner and mode match", () => {
+    const view = new ImageView(walkImage(root, null).entries);
+    const file = view.get("etc/b")!;
+    const twin = { ...file, path: "etc/c", inode: "1:2" };
+    const other = { ...file, path: "etc/d", inode: "1:2", uid: 5 };
+    const plan = planPack([{ ...file, inode: "1:2" }, twin, other]);
+    expect(plan.hardlinks.get(twin)).toBe("etc/b");
+    expect(plan.hardlinks.has(other)).toBe(false);
+    expect(tarName(view.get("")!)).toBe("./");
+    expect(tarName(view.get("etc")!)).toBe("./etc/");
+  });
+});
+
+describe("/etc/wsl-distribution.conf", () => {
+  it("names the distribution, the default user's uid and the icon", () => {
+    expect(renderDistributionConf({ name: "NixOS", defaultUid: 1000, icon: "/etc/nixos.ico" })).toBe(
+      "[oobe]\ndefaultName = NixOS\ndefaultUid = 1000\n\n[shortcut]\nicon = /etc/nixos.ico\n",
+    );
+  });
+
+  it("takes defaultUser from /etc/nixos-wsl-init.json, and warns without defaultUid when it is unknown", () => {
+    write(join(root, "etc/nixos-wsl-init.json"), '{"defaultUser":"alice"}');
+    write(join(root, "etc/nixos-wsl-init/icon.ico"), "\0\0\x01\0");
+    let view = new ImageView(walkImage(root, null).entries);
+    expect(addDistributionConf(view, "Work", true).text).toBe("[oobe]\ndefaultName = Work\ndefaultUid = 1001\n\n[shortcut]\nicon = /etc/nixos-wsl-init/icon.ico\n");
+    write(join(root, "etc/nixos-wsl-init.json"), '{"defaultUser":"nobody-here"}');
+    view = new ImageView(walkImage(root, null).entries);
+    const outcome = addDistributionConf(view, "NixOS", false);
+    expect(outcome.text).not.toContain("defaultUid");
+    expect(outcome.notes.join()).toMatch(/no user for defaultUser 'nobody-here'/);
+  });
+
+  it("keeps the image's own and says so", () => {
+    write(join(extra, "etc/wsl-distribution.conf"), "[oobe]\ndefaultName = Mine\n");
+    const view = new ImageView(walkImage(root, extra).entries);
+    const outcome = addDistributionConf(view, "Other", true);
+    expect(outcome.text).toBeNull();
+    expect(outcome.notes.join()).toMatch(/keeping the image's own \/etc\/wsl-distribution.conf \(from --extra-files\); --name Other is not used/);
+  });
+});
+
+describe("the privacy check's rules", () => {
+  it("knows environment and shell files", () => {
+    for (const path of ["etc/environment", "etc/set-environment", "etc/profile", "etc/profile.d/x.sh", "etc/zshenv", "home/nixos/.bashrc", "root/.profile", "srv/app/.env", "home/x/prod.env"]) {
+      expect(isEnvironmentFile(path), path).toBe(true);
+    }
+    for (const path of ["etc/passwd", "home/nixos/notes.txt", "etc/ssh/sshd_config", "home/nixos/sub/.bashrc"]) expect(isEnvironmentFile(path), path).toBe(false);
+  });
+
+  it("sees secrets in assignments, not references or empty values", () => {
+    expect(secretAssignment("export GITHUB_TOKEN=ghp_abc")).toBe("GITHUB_TOKEN");
+    expect(secretAssignment('AWS_SECRET_ACCESS_KEY="xyz"')).toBe("AWS_SECRET_ACCESS_KEY");
+    expect(secretAssignment("MY_SECRET_THING = 'v'")).toBe("MY_SECRET_THING");
+    expect(secretAssignment("DB_PASSWORD=hunter2")).toBe("DB_PASSWORD");
+    expect(secretAssignment("export GITHUB_TOKEN=$(pass show gh)")).toBeNull();
+    expect(secretAssignment("export NPM_TOKEN=")).toBeNull();
+    expect(secretAssignment('export PATH="/bin"')).toBeNull();
+    expect(secretAssignment("# GITHUB_TOKEN=x")).toBeNull();
+  });
+
+  it("sees password hashes in shadow lines", () => {
+    expect(shadowHashUser("nixos:$6$salt$hash:19000:0:99999:7:::")).toBe("nixos");
+    expect(shadowHashUser("locked:!$6$salt$hash:19000::::::")).toBe("locked");
+    for (const line of ["root:!:1::::::", "a:*:1::::::", "b:!*:1::::::", "c:!!:1::::::", "d::1::::::", ""]) expect(shadowHashUser(line)).toBeNull();
+  });
+
+  it("finds each kind and names the file and line, without the secret", () => {
+    write(join(root, "etc/ssh/ssh_host_ed25519_key"), "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n");
+    write(join(root, "etc/shadow"), "root:!:1::::::\nnixos:$6$x$y:1::::::\n");
+    write(join(root, "home/nixos/.bashrc"), "alias l=ls\nexport GITHUB_TOKEN=ghp_secret123\n");
+    write(join(root, "var/lib/notes"), "built by Tim Example\n");
+    symlinkSync("/run/resolv.conf", join(root, "etc/resolv.conf"));
+    write(join(extra, "root/.ssh/id_rsa"), "-----BEGIN RSA PRIVATE KEY-----\n");
+    write(join(root, "nix/store/abc/tim"), "tim everywhere in the store is not searched");
+    const view = new ImageView(walkImage(root, extra).entries);
+    const lines = findProblems(view, { forbid: ["tim"] }).map(formatFinding);
+    expect(lines).toEqual([
+      "/etc/resolv.conf: a symlink in the image; WSL writes its own at start, and this one is the build machine's",
+      "/etc/shadow:2: a password hash for user 'nixos'",
+      "/etc/ssh/ssh_host_ed25519_key:1: a private key (-----BEGIN OPENSSH PRIVATE KEY-----)",
+      "/home/nixos/.bashrc:2: a line that looks like a secret (GITHUB_TOKEN=…)",
+      "/root/.ssh/id_rsa:1 [from --extra-files]: a private key (-----BEGIN RSA PRIVATE KEY-----)",
+      "/var/lib/notes:1: names 'tim'",
+    ]);
+    expect(lines.join("\n")).not.toContain("ghp_secret123");
+  });
+});
+
+describe("the command line", () => {
+  it("takes ROOT, OUT and the options, repeatable ones as lists", () => {
+    expect(parseTarballArgs(["r", "o.wsl", "--chown", "/home/a", "1000:100", "--chown", "/srv", "0:0", "--forbid", "tim", "--extra-files", "x"], {})).toEqual({
+      action: "pack",
+      root: "r",
+      out: "o.wsl",
+      name: "NixOS",
+      nameGiven: false,
+      extraFiles: "x",
+      chown: [
+        { path: "/home/a", owner: "1000:100" },
+        { path: "/srv", owner: "0:0" },
+      ],
+      forbid: ["tim"],
+      allowFindings: false,
+      mtime: 1,
+    });
+    expect(parseTarballArgs(["r", "o", "--name", "Work"], { WSL_TARBALL_SKIP_CHECKS: "1", SOURCE_DATE_EPOCH: "1700000000" })).toMatchObject({
+      name: "Work",
+      nameGiven: true,
+      allowFindings: true,
+      mtime: 1700000000,
+    });
+  });
+
+  it("refuses what it cannot use", () => {
+    for (const args of [["r"], ["r", "o", "x"], ["r", "o", "--chown", "/x"], ["r", "o", "--chown", "/x", "1000"], ["r", "o", "--name", "has space"], ["r", "o", "--bogus"]]) {
+      expect(() => parseTarballArgs(args, {}), args.join(" ")).toThrow(UsageError);
+    }
+    expect(() => parseTarballArgs(["r", "o"], { SOURCE_DATE_EPOCH: "yesterday" })).toThrow(/SOURCE_DATE_EPOCH/);
+  });
+
+  it("is reached as `nixos-wsl-init tarball`", () => {
+    expect(parseInvocation("nixos-wsl-init", ["tarball", "r", "o"], false)).toEqual({ kind: "tarball", args: ["r", "o"] });
+  });
+});
+
+describe("progress", () => {
+  it("shows entries, bytes, rate and time left", () => {
+    expect(progressLine(10, 50 * 1024 * 1024, { entries: 100, bytes: 200 * 1024 * 1024 }, 2)).toBe("packing: 10/100 entries, 50.0 MiB/200.0 MiB, 25.0 MiB/s, 6 s left");
+    expect(size(812)).toBe("812 B");
+    expect(size(3 * 1024 ** 3)).toBe("3.0 GiB");
+  });
+
+  it("redraws one line on a terminal at most ten times a second, and writes nothing elsewhere", () => {
+    const drawn: string[] = [];
+    const terminal = new Progress({ entries: 1000, bytes: 1000 }, true, (text) => drawn.push(text));
+    for (let i = 1; i <= 1000; i++) terminal.update(i, i);
+    expect(drawn.length).toBe(1); // all within 100 ms
+    expect(drawn[0]).toMatch(/^\r\x1b\[Kpacking: 1\/1000 entries/);
+    terminal.clear();
+    expect(drawn.at(-1)).toBe("\r\x1b[K");
+    const quiet: string[] = [];
+    const pipe = new Progress({ entries: 1, bytes: 1 }, false, (text) => quiet.push(text));
+    pipe.update(1, 1);
+    pipe.clear();
+    expect(quiet).toEqual([]);
+  });
+});
