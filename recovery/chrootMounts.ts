@@ -25,7 +25,8 @@ const NOTHING_TO_RESTORE = () => null;
  */
 export function makeWritable(root: string): WritableRoot {
   const holder = mountContaining(readMountInfo(), root);
-  if (!holder || !holder.options.includes("ro")) return { done: null, restore: NOTHING_TO_RESTORE };
+  // Read-only either way: the mount (as WSL makes it), or the filesystem (as the kernel makes it after disk errors).
+  if (!holder || (!holder.options.includes("ro") && !holder.superOptions.includes("ro"))) return { done: null, restore: NOTHING_TO_RESTORE };
   const point = holder.mountPoint;
   if (!holder.superOptions.includes("ro")) {
     inStep(`making the read-only mount ${point} writable`, () => mount(null, point, null, MS_REMOUNT | MS_BIND));

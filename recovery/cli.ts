@@ -3,8 +3,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
-import { setBootOnce } from "../src/bootAssessment.ts";
-import { BOOT_STATE, readBootState, writeBootState } from "../src/bootState.ts";
+import { BOOT_STATE, readBootState, recordBootOnce } from "../src/bootState.ts";
 import { bootProblem, listGenerations } from "../src/generations.ts";
 import { NIXOS_MARKER, RECOVERY_COMMAND, SYSTEM_DISTRO_MOUNT } from "../src/paths.ts";
 import { hostPath, resolveInRoot } from "../src/rootPath.ts";
@@ -120,12 +119,11 @@ function runBootOnce(root: string, request: Extract<RecoveryRequest, { action: "
   const generation = selectGeneration(root, request.generation);
   const problem = bootProblem(root, generation);
   if (problem !== null) throw new SelectionError(`${describeGeneration(root, generation)} cannot boot, so it is not booted once: ${problem}`);
-  const { state, warning } = readBootState(root);
-  if (warning) say(`warning: ${warning}`);
   privateMountNamespace();
   const writable = makeWritable(root);
   try {
-    inStep(`writing ${BOOT_STATE} in ${root}`, () => writeBootState(root, setBootOnce(state, generation)));
+    const warning = inStep(`writing ${BOOT_STATE} in ${root}`, () => recordBootOnce(root, generation));
+    if (warning) say(`warning: ${warning}`);
   } finally {
     const warning = writable.restore();
     if (warning) say(`warning: ${warning}`);

@@ -26,6 +26,14 @@ function ignoreInterrupts(): void {
   for (const signal of ["SIGINT", "SIGQUIT"] as const) process.on(signal, () => {});
 }
 
+/**
+ * A closed terminal (SIGHUP) or a SIGTERM is passed on to what runs inside, so
+ * that this process lives to undo what it did (a filesystem made writable).
+ */
+function passOnEndings(child: { kill(signal: NodeJS.Signals): void }): void {
+  for (const signal of ["SIGHUP", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+}
+
 function statusOf(child: { exitCode: number | null; signalCode: string | number | null }): number {
   const signal = child.signalCode;
   const number = signal === null ? null : typeof signal === "number" ? signal : (constants.signals[signal as keyof typeof constants.signals] ?? 1);
@@ -82,6 +90,7 @@ async function runInPidNamespace(plan: EnterPlan, inner: string): Promise<number
     );
     return runInside(plan);
   }
+  passOnEndings(child);
   await child.exited;
   return statusOf(child);
 }

@@ -2,18 +2,21 @@
 //   nixos-wsl-init bless          the running generation booted well (run by
 //                                 the module's unit once the boot target is reached)
 //   nixos-wsl-init boot-once N    the next start, and only it, boots generation N
-import { realpathSync } from "node:fs";
-import { bless, recordOf, setBootOnce } from "../src/bootAssessment.ts";
-import { BOOT_STATE, readBootState, writeBootState } from "../src/bootState.ts";
+import { readFileSync, realpathSync } from "node:fs";
+import { bless, recordOf } from "../src/bootAssessment.ts";
+import { BOOT_STATE, readBootState, recordBootOnce, writeBootState } from "../src/bootState.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
 import { bootProblem, type Generation, generationLink, resolveGeneration } from "../src/generations.ts";
+import { BOOT_RECORD } from "../src/paths.ts";
 import { sayAs } from "../src/say.ts";
+import { LEGACY_STATE } from "./legacy/state.ts";
 
 const say = sayAs("nixos-wsl-init");
 const CURRENT_SYSTEM = "/run/current-system";
 
 const BLESS_HELP = `Usage: nixos-wsl-init bless
-Marks the running generation (${CURRENT_SYSTEM}) as good: it is never passed
+Marks the generation this boot started (from the boot record, else
+${CURRENT_SYSTEM}) as good: it is never passed
 over by boot counting. The NixOS module's nixos-wsl-init-bless.service runs it
 once the boot has reached its target. Root only. Exit codes: 0 done, 1 failed,
 3 not root.`;
@@ -36,6 +39,28 @@ function wantsHelp(args: readonly string[], help: string): boolean {
   return true;
 }
 
+/**
+ * The generation this boot started: the one the native shim's boot record or
+ * legacy mode's record names (a later nixos-rebuild switch changes
+ * /run/current-system, not what booted), else /run/current-system.
+ */
+function bootedStorePath(): string | { problem: string } {
+  for (const [file, field] of [[BOOT_RECORD, "generation"], [LEGACY_STATE, null]] as const) {
+    try {
+      const record = JSON.parse(readFileSync(file, "utf8")) as { generation?: { storePath?: unknown }; system?: unknown };
+      const storePath = field === "generation" ? record.generation?.storePath : record.system;
+      if (typeof storePath === "string") return storePath;
+    } catch {
+      // no such record in this mode: try the next
+    }
+  }
+  try {
+    return realpathSync(CURRENT_SYSTEM);
+  } catch (error) {
+    return { problem: `no boot record, and ${CURRENT_SYSTEM} cannot be resolved (${(error as Error).message})` };
+  }
+}
+
 export function runBless(args: readonly string[]): number {
   if (wantsHelp(args, BLESS_HELP)) return EXIT_OK;
   if (args.length > 0) {
@@ -44,11 +69,9 @@ export function runBless(args: readonly string[]): number {
   }
   const refused = refusedUnlessRoot();
   if (refused !== null) return refused;
-  let storePath: string;
-  try {
-    storePath = realpathSync(CURRENT_SYSTEM);
-  } catch (error) {
-    say(`marking the running generation good: ${CURRENT_SYSTEM} cannot be resolved (${(error as Error).message}); has the activation run?`);
+  const storePath = bootedStorePath();
+  if (typeof storePath !== "string") {
+    say(`marking the running generation good: ${storePath.problem}; has the activation run?`);
     return EXIT_FAILURE;
   }
   const { state, warning } = readBootState("/");
@@ -74,7 +97,7 @@ export function runBootOnce(args: readonly string[]): number {
     say(`${chosen}\nSee the generations with: ls -l /nix/var/nix/profiles`);
     return EXIT_FAILURE;
   }
-  return scheduleBootOnce("/", chosen);
+  return scheduleBootOnce(chosen);
 }
 
 /** The generation a link names, if it can boot; otherwise why not. */
@@ -89,17 +112,22 @@ function bootableGeneration(root: string, link: string): Generation | string {
   return problem === null ? generation : `${link} cannot boot: ${problem}`;
 }
 
-/** Record a one-time boot in a root ("/", or the distro from the system distribution). */
-function scheduleBootOnce(root: string, generation: Generation): number {
-  const { state, warning } = readBootState(root);
-  if (warning) say(`warning: ${warning}`);
+function scheduleBootOnce(generation: Generation): number {
   const name = generation.number === null ? generation.link : `generation ${generation.number}`;
-  return save(setBootOnce(state, generation), `the next start boots ${name} (${generation.storePath}) once; the start after it boots the default`, root);
+  try {
+    const warning = recordBootOnce("/", generation);
+    if (warning) say(`warning: ${warning}`);
+  } catch (error) {
+    say(`writing ${BOOT_STATE}: ${(error as Error).message}. Is the disk full or read-only? Nothing was changed.`);
+    return EXIT_FAILURE;
+  }
+  process.stdout.write(`the next start boots ${name} (${generation.storePath}) once; the start after it boots the default\n`);
+  return EXIT_OK;
 }
 
-function save(state: Parameters<typeof writeBootState>[1], done: string, root = "/"): number {
+function save(state: Parameters<typeof writeBootState>[1], done: string): number {
   try {
-    writeBootState(root, state);
+    writeBootState("/", state);
   } catch (error) {
     say(`writing ${BOOT_STATE}: ${(error as Error).message}. Is the disk full or read-only? Nothing was changed.`);
     return EXIT_FAILURE;

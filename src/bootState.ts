@@ -4,20 +4,20 @@
 // killed at any moment leaves the old state or the new one, never half of one.
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { type BootState, EMPTY_BOOT_STATE, parseBootState } from "./bootAssessment.ts";
-import { hostPath } from "./rootPath.ts";
+import { type BootState, EMPTY_BOOT_STATE, parseBootState, setBootOnce } from "./bootAssessment.ts";
+import type { Generation } from "./generations.ts";
+import { hostPathToCreate, RootPathError } from "./rootPath.ts";
 import { errorCode } from "./stepError.ts";
 
 export const BOOT_STATE = "/var/lib/nixos-wsl-init/boot-state.json";
 
 /** The state, or the empty state with a warning when the file cannot be used: a boot never stops for it. */
 export function readBootState(root: string): { readonly state: BootState; readonly warning: string | null } {
-  const path = hostPath(root, BOOT_STATE);
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readFileSync(hostPathToCreate(root, BOOT_STATE), "utf8");
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return { state: EMPTY_BOOT_STATE, warning: null };
+    if (errorCode(error) === "ENOENT" || (error instanceof RootPathError && error.problem === "missing")) return { state: EMPTY_BOOT_STATE, warning: null };
     return { state: EMPTY_BOOT_STATE, warning: `cannot read ${BOOT_STATE} (${(error as Error).message}); counting starts afresh` };
   }
   const parsed = parseBootState(text);
@@ -32,7 +32,7 @@ export function readBootState(root: string): { readonly state: BootState; readon
  * the disk refuses (read-only, full): the caller decides what that means.
  */
 export function writeBootState(root: string, state: BootState): void {
-  const path = hostPath(root, BOOT_STATE);
+  const path = hostPathToCreate(root, BOOT_STATE);
   const directory = dirname(path);
   mkdirSync(directory, { recursive: true, mode: 0o755 });
   // One writer at a time per process; a leftover from a killed writer is simply overwritten.
@@ -52,4 +52,11 @@ export function writeBootState(root: string, state: BootState): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Make the next start of a root boot `generation` once. Returns a warning about the old state, if any; throws when the disk refuses. */
+export function recordBootOnce(root: string, generation: Generation): string | null {
+  const { state, warning } = readBootState(root);
+  writeBootState(root, setBootOnce(state, generation));
+  return warning;
 }

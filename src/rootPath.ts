@@ -168,3 +168,22 @@ function escapesAbove(depth: number, targetParts: string[]): boolean {
   }
   return false;
 }
+
+/**
+ * The host path of `path` inside `root` for writing: the longest part that
+ * exists is resolved inside the root (so a link such as /var -> /data never
+ * leads out of it), and the missing rest is appended, to be created.
+ */
+export function hostPathToCreate(root: string, path: string): string {
+  if (root === "/") return path;
+  const parts = path.split("/").filter((part) => part !== "");
+  for (let existing = parts.length; existing > 0; existing--) {
+    try {
+      const resolved = resolveInRoot(root, `/${parts.slice(0, existing).join("/")}`);
+      return join(hostPath(root, resolved), ...parts.slice(existing));
+    } catch (error) {
+      if (!(error instanceof RootPathError) || error.problem !== "missing") throw error;
+    }
+  }
+  return hostPath(root, path);
+}

@@ -28,7 +28,7 @@ const SEARCHED_TOPS = new Set(["etc", "home", "root", "var"]);
 const TEXT_LIMIT = 16 * 1024 * 1024;
 const FINDINGS_PER_FILE = 10;
 
-const PRIVATE_KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----|PuTTY-User-Key-File-\d+:/;
+const PRIVATE_KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\d+:/;
 /** Second fields of /etc/shadow that hold no password hash. */
 const NO_HASH = new Set(["", "!", "!*", "*", "!!"]);
 const ASSIGNMENT = /^\s*(?:export\s+|declare\s+-x\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;

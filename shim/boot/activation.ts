@@ -61,6 +61,8 @@ export async function runActivation(
 
   let outcome: { code: number | null; signal: string | null; error: string | null };
   let stuckIn: string | null = null;
+  /** What the deadline sent SIGTERM to: the script and everything it had started. */
+  let stopped: number[] = [];
   try {
     // Bun.spawn rather than execa or node:child_process: this is PID 1's boot path, and
     // it starts a child in under a millisecond. A session of its own, so it can be stopped whole.
@@ -80,14 +82,18 @@ export async function runActivation(
             "Stopping it and booting on with a partly activated system. Find out why with 'journalctl -b' or dmesg once booted; " +
             "raise the deadline with wsl.init.activationTimeout (0 waits forever).",
         );
-        const everything = [child.pid, ...descendantsOf(child.pid)];
-        signalAll(everything, "SIGTERM");
-        setTimeout(() => signalAll([child.pid, ...descendantsOf(child.pid), ...everything], "SIGKILL"), STOP_GRACE_MS).unref();
+        stopped = [child.pid, ...descendantsOf(child.pid)];
+        signalAll(stopped, "SIGTERM");
       }, deadlineSeconds * 1000);
     }
     await child.exited;
     clearInterval(progress);
     clearTimeout(deadline);
+    if (stopped.length > 0) {
+      // The script may die of SIGTERM at once while what it started ignores it: give them the grace, then SIGKILL all.
+      await Bun.sleep(STOP_GRACE_MS);
+      signalAll([-child.pid, ...stopped, ...stopped.flatMap(descendantsOf)], "SIGKILL");
+    }
     // Whatever the script left running in the background may hold the pipes open: wait only briefly for them.
     await Promise.race([copied, Bun.sleep(200)]);
     outcome = { code: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), error: null };

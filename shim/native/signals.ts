@@ -1,5 +1,8 @@
-// PID 1 must outlive any stray kill until it becomes systemd: signals from
-// outside its PID namespace (WSL's init, the host) end it by default.
+// PID 1 must outlive any stray kill until it becomes systemd. The kernel
+// drops signals a namespace's init has no handler for, but bun's runtime
+// installs its own for SIGINT and SIGTERM (and exits in them), so a stray
+// `kill 1` used to take the distro down: every catchable signal gets a
+// handler of ours that only logs.
 
 /** Every signal that would end a process by default, less SIGKILL and SIGSTOP, which nobody can catch. */
 const FATAL_SIGNALS = [

@@ -86,6 +86,21 @@ describe("recovery with commands that take their time", () => {
 });
 
 describe("recovery on a read-only disk, and without the capability to mount", () => {
+  it("makes a read-only filesystem read-only again when the terminal window is closed", async () => {
+    const marker = "sleep 987.375";
+    const terminal = await TerminalSession.start(distro.root, ["--silent", "-c", marker], { disk: "read-only-filesystem" });
+    try {
+      await waitFor("the command inside to start", 30_000, () => processesRunning(marker).length > 0);
+      await terminal.hangUp();
+      const run = await terminal.finished();
+      expect(run.distroMountBefore).toMatch(/ ro$/);
+      expect(run.distroMountAfter).toBe(run.distroMountBefore);
+      await waitFor("the command inside to be gone", 10_000, () => processesRunning(marker).length === 0);
+    } finally {
+      await terminal.stop();
+    }
+  });
+
   it("makes a read-only filesystem writable for its work, and read-only again afterwards", async () => {
     const entered = await runFromSystemDistro(distro.root, ["--silent", "-c", "touch /written && echo wrote"], { disk: "read-only-filesystem" });
     expect(entered.exitCode).toBe(0);

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { descendantsOf } from "../../src/processTree.ts";
 import { sleep, waitFor } from "./proc.ts";
 
 export interface SystemDistroRun {
@@ -65,7 +66,10 @@ else
   set -- "$entry" "$@"
 fi
 if [ "$terminal" = 1 ]; then
-  "$@"
+  # As WSL runs it: the entry leads a session of its own with the terminal as its controlling
+  # one, so a closed window hangs it up, while this script lives on to record what was left.
+  echo $$ > "$work/script-pid"
+  setsid --ctty --wait "$@"
 else
   "$@" > "$work/stdout" 2> "$work/stderr"
 fi
@@ -140,8 +144,9 @@ export class TerminalSession {
     private readonly work: string,
   ) {}
 
-  static async start(root: string, args: readonly string[]): Promise<TerminalSession> {
-    const { work, args: unshareArgs } = prepare(root, {});
+  static async start(root: string, args: readonly string[], options: SystemDistroOptions = {}): Promise<TerminalSession> {
+    const { work, args: unshareArgs } = prepare(root, options);
+    if ((options.disk ?? "directory") !== "directory") await makeImage(root, work);
     const socket = `nixos-wsl-init-test-${process.pid}-${Date.now()}`;
     const command = ["unshare", ...unshareArgs(true, args)].map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(" ");
     // remain-on-exit keeps the pane readable after the command ends.
@@ -183,12 +188,41 @@ export class TerminalSession {
         return false;
       }
     });
-    const screen = await this.screen();
+    const screen = await this.screen().catch(() => ""); // gone with the terminal after a hangup
     return results(this.work, { stdout: screen, stderr: screen });
   }
 
-  async stop(): Promise<void> {
+  /** Close the terminal window: the tmux server goes, and what runs in it gets SIGHUP. */
+  async hangUp(): Promise<void> {
     await execa("tmux", ["-L", this.socket, "kill-server"], { reject: false });
+  }
+
+  /** Close the terminal, then stop by PID whatever a faulty run left behind, and remove the run's files. */
+  async stop(): Promise<void> {
+    await this.hangUp();
+    let script: number | null = null;
+    try {
+      script = Number(readFileSync(join(this.work, "script-pid"), "utf8").trim());
+    } catch {
+      // it never started
+    }
+    // Only while that PID is still this run's script (a PID is reused once its process is gone).
+    const stillOurs = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(this.work);
+      } catch {
+        return false;
+      }
+    };
+    if (script && stillOurs(script)) {
+      for (const pid of [script, ...descendantsOf(script)]) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
     rmSync(this.work, { recursive: true, force: true });
   }
 }
