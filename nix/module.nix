@@ -13,8 +13,14 @@
 #     nixos-wsl-recovery) is left out of its /bin snippet (`populateBin`). Nothing
 #     else of NixOS-WSL changes. Written against NixOS-WSL
 #     eaeb18da90024448a60eb1ec7132eafa4003404e (2026-07-21).
-#   alone: it writes /etc/wsl.conf itself and links the /bin entries WSL calls
-#     (/bin/mount, /bin/true, /bin/login; /bin/sh is NixOS's own `binsh` snippet).
+#     Its `wsl.wslConf.boot.initTimeout` gets wsl.init.initTimeout (as a
+#     default: a definition of the user's own wins, and an assertion says the
+#     two differ). NixOS-WSL wraps every user's login shell in its own
+#     shell-wrapper (modules/systemd/native/wrap-shell.nix), hence this module's
+#     login-shell wrapper is off there unless asked for.
+#   alone: it writes /etc/wsl.conf itself, and `nixos-wsl-init install-bin`
+#     writes the /bin entries WSL calls (/bin/sh, /bin/mount, /bin/true,
+#     /bin/login) at each activation, for the system being activated.
 {
   config,
   options,
@@ -44,6 +50,27 @@ let
   besideNixosWsl = options.wsl ? wslConf;
 
   exe = "${cfg.package}/bin/nixos-wsl-init";
+  # The login-shell wrapper: the executable under the name nixos-wsl-shell.
+  shellWrapper = "${cfg.package}/bin/nixos-wsl-shell";
+  wrapperCfg = cfg.shellWrapper;
+
+  # The program a `shells` entry names: a package's shellPath (NixOS's shell
+  # packages have one, e.g. "/bin/zsh"), else its main program, else bin/bash;
+  # a string is the path itself.
+  realShellPath =
+    shell:
+    if lib.isString shell then shell else "${shell}${shell.shellPath or "/bin/${shell.meta.mainProgram or "bash"}"}";
+
+  # In legacy mode syschdemd runs the default user's login shell itself, after
+  # the activation and systemd's start; it would take the wrapper for itself
+  # (the same executable) and start bash instead. So that user gets the real
+  # shell as login shell there; root's login shell is syschdemd (asserted).
+  wrapped = name: !(cfg.mode == "legacy" && name == cfg.defaultUser);
+
+  # Wins over a plain `users.users.NAME.shell = ...` (priority 100), which the
+  # wrapper replaces by design (the real shell is listed in
+  # wsl.init.shellWrapper.shells), but not over the user's mkForce (50).
+  shellPriority = 90;
 
   withSlash = root: lib.removeSuffix "/" root + "/";
 
@@ -54,13 +81,16 @@ let
     automount.root = cfg.automountRoot;
   }
   // (
-    if cfg.mode == "native" then
-      {
-        boot.systemd = true;
-        user.default = cfg.defaultUser;
-      }
-    else
-      legacyWslConf
+    # How long WSL waits for systemd; the shim reads it too, to warn in time.
+    lib.recursiveUpdate { boot.initTimeout = cfg.initTimeout; } (
+      if cfg.mode == "native" then
+        {
+          boot.systemd = true;
+          user.default = cfg.defaultUser;
+        }
+      else
+        legacyWslConf
+    )
   );
 
   # Old WSL cannot start systemd: root logs in, and its shell starts it.
@@ -75,6 +105,12 @@ let
     inherit (cfg) defaultUser automountRoot bootAttempts;
     readinessTimeoutSeconds = cfg.legacy.readinessTimeout;
     activationTimeoutSeconds = cfg.activationTimeout;
+  }
+  # Absent means the whole start-up, as in the executable.
+  // optionalAttrs (cfg.legacy.waitFor != null) { waitFor = cfg.legacy.waitFor; }
+  // optionalAttrs wrapperCfg.enable {
+    # User name -> the real shell the wrapper (role nixos-wsl-shell) execs.
+    shells = lib.mapAttrs (_: realShellPath) wrapperCfg.shells;
   };
 
   # Replaced atomically: a half-written link would leave WSL nothing to start.
@@ -82,16 +118,6 @@ let
     ln -sfn ${target} ${dir}/.${name}.tmp
     mv -Tf ${dir}/.${name}.tmp ${dir}/${name}
   '';
-
-  # Alone: what WSL itself runs from /bin besides /bin/sh (NixOS's `binsh`
-  # snippet links that one, to bash-interactive's sh by default). Its generated
-  # units call /bin/mount and /bin/true; it starts the default user's session
-  # with `/bin/login -f USER`.
-  wslBin = {
-    mount = "${pkgs.util-linux}/bin/mount";
-    true = "${pkgs.coreutils}/bin/true";
-    login = "${pkgs.shadow}/bin/login";
-  };
 
   # Beside NixOS-WSL: its /bin snippet, rendered from its own `wsl.extraBin`,
   # without its nixos-wsl-recovery (ours is the copy install-recovery writes).
@@ -133,12 +159,26 @@ let
       chmod 0755 "$tmp"
 
       nixos-install --root "$tmp" --system ${config.system.build.toplevel} --no-root-passwd --no-channel-copy
+      # nixos-enter (inside nixos-install) leaves an empty resolv.conf; WSL writes its own, and an image must carry none.
+      rm -f "$tmp/etc/resolv.conf"
       ${exe} tarball "$tmp" "$out" --name ${lib.escapeShellArg cfg.image.name} "$@"
     '';
   };
 
   # Every section header of the wsl.conf NixOS will write: two writers show as a repeated one.
   wslConfText = config.environment.etc."wsl.conf".text or null;
+
+  # Declared users: this module's own `users.users.NAME.shell` (for the login-shell
+  # wrapper) makes an entry by itself, which is not a user yet.
+  declaredUser =
+    name:
+    let
+      user = config.users.users.${name} or { };
+    in
+    user.isNormalUser or false || user.isSystemUser or false || user.uid or null != null;
+  undeclaredShellUsers = lib.filter (name: name != cfg.defaultUser && !declaredUser name) (
+    lib.attrNames wrapperCfg.shells
+  );
   wslConfSections = lib.filter (line: builtins.match "[[].*[]]" line != null) (
     lib.splitString "\n" (if wslConfText == null then "" else wslConfText)
   );
@@ -191,6 +231,19 @@ in
       description = "Seconds (at most an hour) legacy mode waits for systemd to report running or degraded before it gives up.";
     };
 
+    legacy.waitFor = mkOption {
+      type = types.nullOr (types.strMatching "[^-/[:space:]][^/[:space:]]*");
+      default = null;
+      example = "multi-user.target";
+      description = ''
+        The unit legacy mode waits for before it opens a shell, instead of the
+        whole start-up (null). With a target such as `multi-user.target`, one slow
+        unit that the target does not need no longer holds up every shell. Still
+        bounded by `legacy.readinessTimeout`; a unit that fails opens the shell
+        with a warning.
+      '';
+    };
+
     activationTimeout = mkOption {
       type = types.ints.between 0 3600;
       default = 120;
@@ -237,14 +290,73 @@ in
       '';
     };
 
+    initTimeout = mkOption {
+      type = types.ints.positive;
+      default = 10000;
+      example = 30000;
+      description = ''
+        Milliseconds WSL waits at start for systemd to report running (written
+        to wsl.conf's `[boot] initTimeout`; WSL's own default is 10000). The
+        shim and the NixOS activation count against it: the shim reads the
+        same value and warns in the kernel log when half of it has passed while
+        the activation still runs. Past it WSL goes on without waiting, and the
+        default user reads "Failed to start the systemd user session". Beside
+        NixOS-WSL it is written through `wsl.wslConf.boot.initTimeout`.
+      '';
+    };
+
+    shellWrapper = {
+      enable = mkOption {
+        type = types.bool;
+        default = !besideNixosWsl;
+        defaultText = literalMD "`true`; beside NixOS-WSL, `false` (its own shell-wrapper already wraps every user's shell)";
+        description = ''
+          Whether the users listed in `shellWrapper.shells` get the login-shell
+          wrapper `nixos-wsl-shell` as their login shell. WSL starts a user's
+          login shell directly, without PAM and maybe before the activation has
+          finished; the wrapper waits for the activation (at most a little
+          longer than `activationTimeout`), imports /etc/set-environment once
+          (even for `wsl CMD`, whose shell reads no /etc/profile), then execs
+          the user's real shell. Beside NixOS-WSL, whose shell-wrapper wraps
+          every user's shell, turning this on puts this wrapper behind that one.
+        '';
+      };
+
+      shells = mkOption {
+        type = types.attrsOf (types.either types.package types.str);
+        default = {
+          ${cfg.defaultUser} = pkgs.bashInteractive;
+        };
+        defaultText = literalExpression "{ \${config.wsl.init.defaultUser} = pkgs.bashInteractive; }";
+        example = literalExpression ''
+          {
+            nixos = pkgs.zsh;
+            alice = "/run/current-system/sw/bin/fish";
+          }
+        '';
+        description = ''
+          User name → the user's real login shell, which the wrapper starts:
+          a package (its `shellPath`, e.g. `pkgs.zsh` → bin/zsh) or an absolute
+          path. Each user listed gets the wrapper as `users.users.NAME.shell`,
+          which replaces a plain `users.users.NAME.shell` setting: name the
+          shell here instead (a `lib.mkForce` there still wins, and bypasses
+          the wrapper). A shell that needs NixOS's own set-up is enabled as
+          usual (`programs.zsh.enable = true;`). In legacy mode root is not
+          allowed (its login shell is syschdemd), and the default user gets its
+          real shell directly, since syschdemd starts that shell itself.
+        '';
+      };
+    };
+
     image.name = mkOption {
       type = types.strMatching "[A-Za-z0-9._-]+";
       default = "NixOS";
       description = ''
         The distribution name the WSL image suggests (`[oobe] defaultName` in its
-        /etc/wsl-distribution.conf, used by a double-click install); the image
-        builder `system.build.tarballBuilder` passes it to
-        `nixos-wsl-init tarball --name`.
+        /etc/wsl-distribution.conf, used by a double-click install); this
+        project's image builder (`system.build.wslInitTarballBuilder`, also
+        `system.build.tarballBuilder` when NixOS-WSL is not imported) passes it
+        to `nixos-wsl-init tarball --name`.
       '';
     };
   };
@@ -267,8 +379,12 @@ in
         description = "Mark this NixOS generation as one that boots (nixos-wsl-init)";
         wantedBy = [ cfg.blessTarget ];
         after = [ cfg.blessTarget ];
+        # Once per boot: not again when nixos-rebuild switch starts the target's units,
+        # which would bless a new generation that has never booted.
+        restartIfChanged = false;
         serviceConfig = {
           Type = "oneshot";
+          RemainAfterExit = true;
           ExecStart = "${exe} bless";
         };
       };
@@ -281,7 +397,9 @@ in
 
       assertions = [
         {
-          assertion = lib.any (user: user.name == cfg.defaultUser) (lib.attrValues config.users.users);
+          assertion = lib.any (key: config.users.users.${key}.name == cfg.defaultUser && declaredUser key) (
+            lib.attrNames config.users.users
+          );
           message = ''
             wsl.init.defaultUser is "${cfg.defaultUser}", but users.users has no such user: WSL would
             open a shell for nobody. Declare it (users.users.${cfg.defaultUser}.isNormalUser = true;)
@@ -315,13 +433,66 @@ in
       users.users.root.shell = "${cfg.package}/bin/syschdemd";
     })
 
+    (mkIf wrapperCfg.enable {
+      users.users = lib.mapAttrs (name: shell: {
+        # NixOS's own option takes a shell package (with shellPath) or a path.
+        shell = lib.mkOverride shellPriority (
+          if wrapped name then shellWrapper
+          else if shell ? shellPath then shell
+          else realShellPath shell
+        );
+      }) wrapperCfg.shells;
+
+      environment.shells = [ shellWrapper ];
+
+      assertions = [
+        # The default user has an assertion of its own, above.
+        {
+          assertion = undeclaredShellUsers == [ ];
+          message = ''
+            wsl.init.shellWrapper.shells lists ${lib.concatStringsSep ", " undeclaredShellUsers},
+            but users.users declares no such user (isNormalUser, isSystemUser or uid): declare it, or remove it from shells.
+          '';
+        }
+        {
+          assertion = cfg.mode != "legacy" || !(wrapperCfg.shells ? root);
+          message = ''
+            wsl.init.shellWrapper.shells lists root, but in legacy mode root's login shell is syschdemd,
+            which starts systemd: remove root from it.
+          '';
+        }
+        {
+          assertion = lib.all (shell: !lib.isString shell || lib.hasPrefix "/" shell) (lib.attrValues wrapperCfg.shells);
+          message = ''
+            wsl.init.shellWrapper.shells has a shell that is not an absolute path
+            (${lib.concatStringsSep ", " (lib.filter (shell: !lib.hasPrefix "/" shell) (lib.filter lib.isString (lib.attrValues wrapperCfg.shells)))}):
+            name a package (pkgs.zsh) or a full path ("/run/current-system/sw/bin/zsh").
+          '';
+        }
+      ];
+    })
+
     (optionalAttrs (!besideNixosWsl) {
       environment.etc."wsl.conf".text = lib.generators.toINI { } ownWslConf;
 
+      # /bin/sh, /bin/mount, /bin/true and /bin/login, each replaced atomically and
+      # pointing into the system being activated ($systemConfig, set by NixOS's
+      # activation script). After NixOS's `binsh`, so that its /bin/sh link is
+      # replaced by ours, which finds systemctl and grep with WSL's bare PATH.
       system.activationScripts.nixos-wsl-init-bin = {
         deps = [ "binsh" ];
-        text = lib.concatStrings (lib.mapAttrsToList (linkInPlace "/bin") wslBin);
+        text = ''
+          ${exe} install-bin --system "$systemConfig"
+        '';
       };
+
+      # What install-bin links to: bash, mount, true and login in the system's sw/bin.
+      environment.systemPackages = [
+        pkgs.bashInteractive
+        pkgs.coreutils
+        pkgs.util-linux
+        pkgs.shadow
+      ];
 
       assertions = [
         {
@@ -336,7 +507,11 @@ in
 
     (optionalAttrs besideNixosWsl {
       # Only what the mode needs; NixOS-WSL renders the one /etc/wsl.conf.
-      wsl.wslConf = mkIf (cfg.mode == "legacy") (lib.mapAttrsRecursive (_: mkForce) legacyWslConf);
+      wsl.wslConf = mkMerge [
+        (mkIf (cfg.mode == "legacy") (lib.mapAttrsRecursive (_: mkForce) legacyWslConf))
+        # NixOS-WSL's option is typed (null or milliseconds, default null: WSL's 10000).
+        { boot.initTimeout = lib.mkDefault cfg.initTimeout; }
+      ];
 
       system.activationScripts = {
         # NixOS-WSL's /sbin/init snippet, emptied: /sbin/init has one writer, above.
@@ -381,6 +556,15 @@ in
             wsl.init.automountRoot ("${cfg.automountRoot}") differs from NixOS-WSL's
             wsl.wslConf.automount.root ("${config.wsl.wslConf.automount.root}"), which is where WSL mounts
             the drives: set wsl.wslConf.automount.root only.
+          '';
+        }
+        {
+          assertion = config.wsl.wslConf.boot.initTimeout == cfg.initTimeout;
+          message = ''
+            wsl.init.initTimeout (${toString cfg.initTimeout}) differs from NixOS-WSL's
+            wsl.wslConf.boot.initTimeout (${
+              if config.wsl.wslConf.boot.initTimeout == null then "null" else toString config.wsl.wslConf.boot.initTimeout
+            }), which WSL reads: set wsl.init.initTimeout only.
           '';
         }
         {

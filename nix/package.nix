@@ -1,5 +1,5 @@
 # nixos-wsl-init: one bun-compiled executable, installed once, with its role
-# names (systemd-shim, syschdemd, nixos-wsl-recovery) as links to it.
+# names (systemd-shim, syschdemd, nixos-wsl-recovery, nixos-wsl-shell) as links to it.
 {
   lib,
   stdenvNoCC,
@@ -56,7 +56,7 @@ stdenvNoCC.mkDerivation (finalAttrs: {
   installPhase = ''
     runHook preInstall
     install -Dm755 dist/nixos-wsl-init $out/bin/nixos-wsl-init
-    for role in systemd-shim syschdemd nixos-wsl-recovery; do
+    for role in systemd-shim syschdemd nixos-wsl-recovery nixos-wsl-shell; do
       ln -s nixos-wsl-init $out/bin/$role
     done
     runHook postInstall

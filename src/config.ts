@@ -15,6 +15,8 @@ export interface Settings {
   readonly automountRoot: string;
   /** Unblessed starts of the default generation before an older one is booted instead; 0 turns fallback off. */
   readonly bootAttempts: number;
+  /** The unit legacy mode waits for before it opens shells (e.g. "multi-user.target"); null: the whole start (is-system-running). */
+  readonly waitFor: string | null;
 }
 
 /** The largest timeout either setting takes: an hour. Larger values are refused by the module and clamped here. */
@@ -26,6 +28,7 @@ export const DEFAULT_SETTINGS: Settings = {
   activationTimeoutSeconds: 120,
   automountRoot: "/mnt/",
   bootAttempts: 2,
+  waitFor: null,
 };
 
 export class ConfigError extends Error {
@@ -66,6 +69,13 @@ export function parseSettings(text: string, source = CONFIG_FILE): Settings {
     const attempts = value.bootAttempts;
     if (typeof attempts !== "number" || !Number.isInteger(attempts) || attempts < 0) throw wrongType("bootAttempts", "a whole number (0: never fall back)");
     settings.bootAttempts = attempts;
+  }
+  if (value.waitFor !== undefined && value.waitFor !== null) {
+    // A unit name as systemctl takes it: no blanks, no leading "-" (an option), no "/" (a path).
+    if (typeof value.waitFor !== "string" || !/^[A-Za-z0-9_:.@\\-]{1,255}$/.test(value.waitFor) || value.waitFor.startsWith("-")) {
+      throw wrongType("waitFor", 'a unit name such as "multi-user.target", or null');
+    }
+    settings.waitFor = value.waitFor;
   }
   return settings;
 }

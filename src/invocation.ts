@@ -12,6 +12,9 @@ export type Command =
   | { readonly kind: "tarball"; readonly args: readonly string[] }
   | { readonly kind: "bless"; readonly args: readonly string[] }
   | { readonly kind: "boot-once"; readonly args: readonly string[] }
+  | { readonly kind: "install-bin"; readonly args: readonly string[] }
+  /** The login-shell wrapper (argv0 nixos-wsl-shell, "-nixos-wsl-shell" as a login shell): every argument is the shell's. */
+  | { readonly kind: "wsl-shell"; readonly args: readonly string[] }
   /** Internal: the process the recovery starts inside its new namespaces. */
   | { readonly kind: "recovery-inner"; readonly plan: string }
 
@@ -36,6 +39,7 @@ export const RECOVERY_INNER = "__recovery-inner";
 export function parseInvocation(argv0: string, args: readonly string[], isPid1: boolean): Command {
   // Whatever name the executable has, its own inner process is recognised first.
   if (args.length === 2 && args[0] === RECOVERY_INNER) return { kind: "recovery-inner", plan: args[1]! };
+  if (programName(argv0) === "nixos-wsl-shell") return { kind: "wsl-shell", args };
   const role = ROLE_NAMES[programName(argv0)];
   if (role === "shim") {
     // As PID 1 every argument belongs to systemd; started by hand, help is more useful than a refusal.
@@ -70,6 +74,8 @@ function parseSubcommand(args: readonly string[]): Command {
       return { kind: "bless", args: rest };
     case "boot-once":
       return { kind: "boot-once", args: rest };
+    case "install-bin":
+      return { kind: "install-bin", args: rest };
     case "status":
       return { kind: "status", args: rest };
     case "tarball":
@@ -85,6 +91,8 @@ One executable, several roles, chosen by the name it is started under:
   systemd-shim, init     the native shim: WSL's /sbin/init (PID 1). Repairs /dev/shm,
                          makes / shared, binds /nix/store read-only, runs the
                          activation script and execs systemd.
+  nixos-wsl-shell        login shell of the users the NixOS module manages: waits for the
+                         activation, imports /etc/set-environment, execs the real shell.
   syschdemd              legacy mode: root's login shell on WSL without systemd
                          support; runs systemd in its own PID namespace.
   nixos-wsl-recovery     recovery shell, run from the WSL system distribution.
@@ -99,6 +107,8 @@ Usage: nixos-wsl-init COMMAND [ARGS...]
                          (see 'nixos-wsl-init tarball --help')
   bless                  mark the running generation good (boot counting; run by a unit)
   boot-once N            boot generation N at the next start only
+  install-bin --system PATH
+                         write /bin/sh, /bin/mount, /bin/true, /bin/login for WSL (activation)
   --help, --version
 
 Exit codes: 0 ok, 1 failed, 2 bad usage, 3 refused to run here

@@ -31,6 +31,10 @@ async function main(): Promise<number> {
       return (await import("../recovery/installEntry.ts")).runInstallRecovery(command.args);
     case "tarball":
       return (await import("../nix/image/cli.ts")).runTarball(command.args);
+    case "install-bin":
+      return (await import("../shim/wsl/installBin.ts")).runInstallBin(command.args);
+    case "wsl-shell":
+      return (await import("../shim/wsl/shell.ts")).runWslShell(process.argv0, command.args);
     case "help":
       process.stdout.write(HELP);
       return 0;

@@ -14,14 +14,25 @@ let
   package = store "a-nixos-wsl-init-0.1.0";
   toplevel = store "t-nixos-system-wsl-26.11";
 
+  derivation' = name: {
+    type = "derivation";
+    outPath = store name;
+    inherit name;
+  };
+  shellPackage = name: shellPath: derivation' name // { inherit shellPath; };
+
   # The few packages the module names, and writeShellApplication keeping what
   # it was given, so that the script's text can be read back.
   pkgs = {
-    coreutils = store "c-coreutils-9.7";
-    util-linux = store "u-util-linux-2.41";
-    shadow = store "s-shadow-4.17";
+    # Packages as derivations: types.package would look a bare store path up in the store.
+    coreutils = derivation' "c-coreutils-9.7";
+    util-linux = derivation' "u-util-linux-2.41";
+    shadow = derivation' "s-shadow-4.17";
     e2fsprogs = store "e-e2fsprogs-1.47";
     nixos-install-tools = store "i-nixos-install-tools";
+    # Shell packages carry their shellPath, as NixOS's do.
+    bashInteractive = shellPackage "b-bash-interactive-5.3" "/bin/bash";
+    zsh = shellPackage "z-zsh-5.9" "/bin/zsh";
     writeShellApplication =
       {
         name,
@@ -65,6 +76,7 @@ let
     mode = "legacy";
     defaultUser = "alice";
     legacy.readinessTimeout = 30;
+    legacy.waitFor = "multi-user.target";
     activationTimeout = 0;
     automountRoot = "/windows/";
     bootAttempts = 0;
@@ -88,6 +100,7 @@ let
       (settingsOf config)
       config.systemd.services.nixos-wsl-init-bless
       config.system.build.tarballBuilder.text
+      config.environment.etc."wsl.conf".text
     ] true)).success;
 
   activation = config: name: config.system.activationScripts.${name}.text or config.system.activationScripts.${name};
@@ -118,10 +131,20 @@ let
     "wsl.init.defaultUser"
     "wsl.init.enable"
     "wsl.init.image.name"
+    "wsl.init.initTimeout"
     "wsl.init.legacy.readinessTimeout"
+    "wsl.init.legacy.waitFor"
     "wsl.init.mode"
     "wsl.init.package"
+    "wsl.init.shellWrapper.enable"
+    "wsl.init.shellWrapper.shells"
   ];
+
+  wrapper = "${package}/bin/nixos-wsl-shell";
+  bash = "${pkgs.bashInteractive}/bin/bash";
+  zsh = "${pkgs.zsh}/bin/zsh";
+  # The wsl.conf lines that are not initTimeout's.
+  withoutInitTimeout = text: lib.concatStringsSep "\n" (builtins.filter (line: !lib.hasPrefix "initTimeout=" line) (lib.splitString "\n" text));
 in
 {
   failures = lib.runTests {
@@ -140,6 +163,9 @@ in
           bootAttempts = options.bootAttempts.value;
           blessTarget = options.blessTarget.value;
           imageName = options.image.name.value;
+          initTimeout = options.initTimeout.value;
+          shellWrapper = options.shellWrapper.enable.value;
+          shells = options.shellWrapper.shells.value;
         };
       expected = {
         enable = false;
@@ -151,6 +177,9 @@ in
         bootAttempts = 2;
         blessTarget = "multi-user.target";
         imageName = "NixOS";
+        initTimeout = 10000;
+        shellWrapper = true;
+        shells.nixos = pkgs.bashInteractive;
       };
     };
 
@@ -176,7 +205,7 @@ in
 
     testNativeWslConf = {
       expr = native.environment.etc."wsl.conf".text;
-      expected = "[automount]\nroot=/mnt/\n\n[boot]\nsystemd=true\n\n[user]\ndefault=nixos\n";
+      expected = "[automount]\nroot=/mnt/\n\n[boot]\ninitTimeout=10000\nsystemd=true\n\n[user]\ndefault=nixos\n";
     };
 
     testNativeSettings = {
@@ -188,6 +217,7 @@ in
         activationTimeoutSeconds = 120;
         automountRoot = "/mnt/";
         bootAttempts = 2;
+        shells.nixos = bash;
       };
     };
 
@@ -207,27 +237,254 @@ in
       };
     };
 
-    # /bin/sh is NixOS's own `binsh` snippet (bash-interactive's sh); the rest WSL calls is linked here.
-    testAloneLinksWhatWslRunsFromBin = {
+    # install-bin writes /bin/sh, /bin/mount, /bin/true and /bin/login for the system being
+    # activated ($systemConfig in NixOS's activation script), after NixOS's own /bin/sh link;
+    # the system's sw/bin holds what they point to.
+    testAloneInstallsWhatWslRunsFromBin = {
       expr = map (config: {
         inherit (config.system.activationScripts.nixos-wsl-init-bin) deps text;
+        binWriters = builtins.attrNames (
+          lib.filterAttrs (name: _: (lib.hasInfix " /bin/" (activation config name) || lib.hasInfix "install-bin" (activation config name)) && !lib.hasInfix "nixos-wsl-recovery" (activation config name)) config.system.activationScripts
+        );
+        systemPackages = config.environment.systemPackages;
       }) [ native legacyAlice ];
       expected = lib.replicate 2 {
         deps = [ "binsh" ];
         text = ''
-          ln -sfn ${pkgs.shadow}/bin/login /bin/.login.tmp
-          mv -Tf /bin/.login.tmp /bin/login
-          ln -sfn ${pkgs.util-linux}/bin/mount /bin/.mount.tmp
-          mv -Tf /bin/.mount.tmp /bin/mount
-          ln -sfn ${pkgs.coreutils}/bin/true /bin/.true.tmp
-          mv -Tf /bin/.true.tmp /bin/true
+          ${package}/bin/nixos-wsl-init install-bin --system "$systemConfig"
         '';
+        binWriters = [ "nixos-wsl-init-bin" ];
+        systemPackages = [ pkgs.bashInteractive pkgs.coreutils pkgs.util-linux pkgs.shadow ];
       };
     };
 
     testNativeLeavesRootShell = {
       expr = native.users.users ? root;
       expected = false;
+    };
+
+    # ---- the login-shell wrapper ----
+
+    # The default user's login shell is the wrapper; the JSON names the real shell.
+    testWrapperForTheDefaultUser = {
+      expr = {
+        shell = native.users.users.nixos.shell;
+        shells = (settingsOf native).shells;
+        environmentShells = native.environment.shells;
+      };
+      expected = {
+        shell = wrapper;
+        shells.nixos = bash;
+        environmentShells = [ wrapper ];
+      };
+    };
+
+    # A package is started by its shellPath, a string taken as the path; every listed user is wrapped.
+    testWrapperShellsListed = {
+      expr =
+        let
+          config = (eval [
+            {
+              users.users.nixos.isNormalUser = true;
+              users.users.alice.isNormalUser = true;
+              users.users.root.uid = 0;
+            }
+          ] (on {
+            shellWrapper.shells = {
+              nixos = pkgs.zsh;
+              alice = "/run/current-system/sw/bin/fish";
+              root = pkgs.bashInteractive;
+            };
+          })).config;
+        in
+        {
+          passwd = lib.mapAttrs (_: user: user.shell) config.users.users;
+          inherit ((settingsOf config)) shells;
+          failed = failedAssertions config;
+        };
+      expected = {
+        passwd = {
+          nixos = wrapper;
+          alice = wrapper;
+          root = wrapper;
+        };
+        shells = {
+          nixos = zsh;
+          alice = "/run/current-system/sw/bin/fish";
+          root = bash;
+        };
+        failed = [ ];
+      };
+    };
+
+    # A package without shellPath is started by its main program.
+    testWrapperShellWithoutShellPath = {
+      expr = (settingsOf (evalAlone (on {
+        shellWrapper.shells.nixos = derivation' "n-nushell-0.105" // { meta.mainProgram = "nu"; };
+      })).config).shells;
+      expected.nixos = "${store "n-nushell-0.105"}/bin/nu";
+    };
+
+    # Precedence: the wrapper replaces a plain users.users.NAME.shell (the real shell is named in
+    # shells), and a mkForce there wins over the wrapper.
+    testWrapperPrecedence = {
+      expr = map (shell: (eval [
+        {
+          users.users.nixos = {
+            isNormalUser = true;
+            inherit shell;
+          };
+        }
+      ] (on { })).config.users.users.nixos.shell) [ pkgs.zsh (lib.mkForce pkgs.zsh) (lib.mkDefault pkgs.zsh) ];
+      expected = [ wrapper pkgs.zsh wrapper ];
+    };
+
+    testWrapperOff = {
+      expr =
+        let
+          config = (evalAlone (on { shellWrapper.enable = false; })).config;
+        in
+        {
+          users = config.users.users;
+          settings = settingsOf config;
+          shells = config.environment.shells;
+        };
+      expected = {
+        users.nixos = {
+          name = "nixos";
+          isNormalUser = true;
+          isSystemUser = false;
+          uid = null;
+          shell = null;
+        };
+        settings = {
+          defaultUser = "nixos";
+          readinessTimeoutSeconds = 90;
+          activationTimeoutSeconds = 120;
+          automountRoot = "/mnt/";
+          bootAttempts = 2;
+        };
+        shells = [ ];
+      };
+    };
+
+    # Legacy: root keeps syschdemd; the default user's shell is started by syschdemd, so it is the
+    # real shell; other users listed get the wrapper.
+    testWrapperInLegacyMode = {
+      expr =
+        let
+          config = (eval [
+            {
+              users.users.alice.isNormalUser = true;
+              users.users.bob.isNormalUser = true;
+            }
+          ] (on {
+            mode = "legacy";
+            defaultUser = "alice";
+            shellWrapper.shells = {
+              alice = pkgs.zsh;
+              bob = pkgs.zsh;
+            };
+          })).config;
+        in
+        {
+          passwd = lib.mapAttrs (_: user: user.shell) config.users.users;
+          failed = failedAssertions config;
+        };
+      expected = {
+        passwd = {
+          root = "${package}/bin/syschdemd";
+          alice = pkgs.zsh;
+          bob = wrapper;
+        };
+        failed = [ ];
+      };
+    };
+
+    # Beside NixOS-WSL its shell-wrapper already wraps every user's shell: off unless asked for.
+    testWrapperBesideNixosWsl = {
+      expr = {
+        off = {
+          shell = besideNative.users.users.nixos.shell;
+          hasShells = settingsOf besideNative ? shells;
+          shells = besideNative.environment.shells;
+        };
+        on =
+          let
+            config = (evalBeside (on { shellWrapper.enable = true; })).config;
+          in
+          {
+            shell = config.users.users.nixos.shell;
+            inherit ((settingsOf config)) shells;
+            failed = failedAssertions config;
+          };
+      };
+      expected = {
+        off = {
+          shell = null;
+          hasShells = false;
+          shells = [ ];
+        };
+        on = {
+          shell = wrapper;
+          shells.nixos = bash;
+          failed = [ ];
+        };
+      };
+    };
+
+    testWrapperAssertions = {
+      expr = map failedFirstLines [
+        (evalAlone (on { shellWrapper.shells.bob = pkgs.zsh; })).config
+        (eval [ { users.users.root.uid = 0; users.users.alice.isNormalUser = true; } ] (on {
+          mode = "legacy";
+          defaultUser = "alice";
+          shellWrapper.shells.root = pkgs.zsh;
+        })).config
+        (evalAlone (on { shellWrapper.shells.nixos = "zsh"; })).config
+      ];
+      expected = [
+        [ "wsl.init.shellWrapper.shells lists bob," ]
+        [ "wsl.init.shellWrapper.shells lists root, but in legacy mode root's login shell is syschdemd," ]
+        [ "wsl.init.shellWrapper.shells has a shell that is not an absolute path" ]
+      ];
+    };
+
+    # ---- initTimeout ----
+
+    testInitTimeoutInWslConf = {
+      expr = map (config: builtins.filter (lib.hasPrefix "initTimeout=") (wslConfLines config)) [
+        (evalAlone (on { initTimeout = 30000; })).config
+        (evalAlone (on { mode = "legacy"; initTimeout = 1; })).config
+        (evalBeside (on { initTimeout = 30000; })).config
+        (evalBeside (on { mode = "legacy"; initTimeout = 30000; })).config
+        besideNative
+      ];
+      expected = [ [ "initTimeout=30000" ] [ "initTimeout=1" ] [ "initTimeout=30000" ] [ "initTimeout=30000" ] [ "initTimeout=10000" ] ];
+    };
+
+    # Beside NixOS-WSL a value of its own option wins, and the assertion says the two differ.
+    testInitTimeoutBesideNixosWslDiffers = {
+      expr = map failedFirstLines [
+        (eval [
+          ./nixos-wsl-stand-in.nix
+          {
+            wsl.enable = true;
+            wsl.wslConf.boot.initTimeout = 30000;
+          }
+        ] (on { })).config
+        (eval [
+          ./nixos-wsl-stand-in.nix
+          {
+            wsl.enable = true;
+            wsl.wslConf.boot.initTimeout = 30000;
+          }
+        ] (on { initTimeout = 30000; })).config
+      ];
+      expected = [
+        [ "wsl.init.initTimeout (10000) differs from NixOS-WSL's" ]
+        [ ]
+      ];
     };
 
     testRecoveryEntryInBothModesAndSettings = {
@@ -243,7 +500,7 @@ in
 
     testLegacyWslConf = {
       expr = legacyAlice.environment.etc."wsl.conf".text;
-      expected = "[automount]\nroot=/windows/\n\n[boot]\nsystemd=false\n\n[user]\ndefault=root\n";
+      expected = "[automount]\nroot=/windows/\n\n[boot]\ninitTimeout=10000\nsystemd=false\n\n[user]\ndefault=root\n";
     };
 
     testLegacySettings = {
@@ -251,9 +508,11 @@ in
       expected = {
         defaultUser = "alice";
         readinessTimeoutSeconds = 30;
+        waitFor = "multi-user.target";
         activationTimeoutSeconds = 0;
         automountRoot = "/windows/";
         bootAttempts = 0;
+        shells.alice = bash;
       };
     };
 
@@ -278,7 +537,8 @@ in
     testBesideOneWslConfNative = {
       expr = {
         text = besideNative.environment.etc."wsl.conf".text;
-        sameAsNixosWslAlone = besideNative.environment.etc."wsl.conf".text == besideDisabled.environment.etc."wsl.conf".text;
+        # But for initTimeout, which NixOS-WSL leaves out by default.
+        sameAsNixosWslAlone = withoutInitTimeout besideNative.environment.etc."wsl.conf".text == besideDisabled.environment.etc."wsl.conf".text;
       };
       expected = {
         text = lib.concatStringsSep "\n" [
@@ -290,6 +550,7 @@ in
           "root=/mnt"
           ""
           "[boot]"
+          "initTimeout=10000"
           "systemd=true"
           ""
           "[interop]"
@@ -312,11 +573,11 @@ in
     testBesideOneWslConfLegacy = {
       expr = {
         sections = sectionsOf besideLegacy;
-        lines = builtins.filter (line: lib.hasPrefix "systemd=" line || lib.hasPrefix "default=" line) (wslConfLines besideLegacy);
+        lines = builtins.filter (line: lib.hasPrefix "systemd=" line || lib.hasPrefix "default=" line || lib.hasPrefix "initTimeout=" line) (wslConfLines besideLegacy);
       };
       expected = {
         sections = [ "[automount]" "[boot]" "[interop]" "[network]" "[user]" ];
-        lines = [ "systemd=false" "default=root" ];
+        lines = [ "initTimeout=10000" "systemd=false" "default=root" ];
       };
     };
 
@@ -427,8 +688,10 @@ in
         description = "Mark this NixOS generation as one that boots (nixos-wsl-init)";
         wantedBy = [ "multi-user.target" ];
         after = [ "multi-user.target" ];
+        restartIfChanged = false;
         serviceConfig = {
           Type = "oneshot";
+          RemainAfterExit = true;
           ExecStart = "${package}/bin/nixos-wsl-init bless";
         };
       };
@@ -464,7 +727,7 @@ in
       expected = {
         name = "nixos-wsl-init-tarball-builder";
         runtimeInputs = [
-          pkgs.coreutils
+          "${pkgs.coreutils}"
           pkgs.e2fsprogs
           pkgs.nixos-install-tools
           "/nix/store/0000000000000000000000000000000n-nix-2.30.0"
@@ -527,8 +790,11 @@ in
         { blessTarget = ""; }
         { blessTarget = "multi-user"; }
         { image.name = "Nix OS"; }
+        { initTimeout = 0; }
+        { initTimeout = -5; }
+        { shellWrapper.shells.nixos = 42; }
       ];
-      expected = lib.replicate 12 true;
+      expected = lib.replicate 15 true;
     };
 
     # Settings the types allow but that cannot work, each refused with its own message.
@@ -544,6 +810,7 @@ in
         (eval [ ./nixos-wsl-stand-in.nix ] (on { })).config
         (evalBeside (on { defaultUser = "nixos2"; })).config
         (evalBeside (on { automountRoot = "/windows/"; })).config
+        (evalAlone (on { defaultUser = "alice"; shellWrapper.enable = false; })).config
         (eval [
           ./nixos-wsl-stand-in.nix
           {
@@ -573,6 +840,7 @@ in
           "wsl.init.defaultUser (\"nixos2\") differs from NixOS-WSL's wsl.defaultUser"
         ]
         [ "wsl.init.automountRoot (\"/windows/\") differs from NixOS-WSL's" ]
+        [ "wsl.init.defaultUser is \"alice\", but users.users has no such user: WSL would" ]
         [ "wsl.init.mode is \"native\", but wsl.wslConf.boot.systemd is false: WSL would not start" ]
         [ "/etc/wsl.conf has more than one writer (sections repeat: [automount] [boot] [interop] [network] [user] [boot]):" ]
       ];

@@ -29,6 +29,16 @@ in
       default = { };
     };
 
+    environment.shells = mkOption {
+      type = types.listOf (types.either types.package types.path);
+      default = [ ];
+    };
+
+    environment.systemPackages = mkOption {
+      type = types.listOf types.package;
+      default = [ ];
+    };
+
     system.activationScripts = mkOption {
       type = types.attrsOf (
         types.either types.str (
@@ -64,6 +74,14 @@ in
               type = types.bool;
               default = false;
             };
+            options.isSystemUser = mkOption {
+              type = types.bool;
+              default = false;
+            };
+            options.uid = mkOption {
+              type = types.nullOr types.int;
+              default = null;
+            };
             options.shell = mkOption {
               type = types.nullOr (types.either types.package types.path);
               default = null;
@@ -88,6 +106,10 @@ in
           options.after = mkOption {
             type = types.listOf types.str;
             default = [ ];
+          };
+          options.restartIfChanged = mkOption {
+            type = types.bool;
+            default = true;
           };
           options.serviceConfig = mkOption {
             type = types.attrsOf types.unspecified;

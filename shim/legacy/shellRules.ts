@@ -9,10 +9,11 @@ export const INSIDE_MARKER = "NIXOS_WSL_INIT_INSIDE";
 /** Used when a user's passwd shell is this program itself (root in legacy mode). */
 export const FALLBACK_SHELL = "/run/current-system/sw/bin/bash";
 
-export type LegacyArgs = { readonly command: string | null } | { readonly usageError: string } | { readonly help: true };
+export type LegacyArgs = { readonly command: string | null } | { readonly usageError: string } | { readonly help: true } | { readonly shutdown: true };
 
-/** A login shell's command line: nothing, -l/--login, or -c CMD (as WSL passes for `wsl CMD`). */
+/** A login shell's command line: nothing, -l/--login, or -c CMD (as WSL passes for `wsl CMD`); or --shutdown alone. */
 export function parseLegacyArgs(args: readonly string[]): LegacyArgs {
+  if (args[0] === "--shutdown") return args.length === 1 ? { shutdown: true } : { usageError: "--shutdown takes nothing else" };
   let command: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;

@@ -7,7 +7,7 @@
 // its PID is known; a shell interrupted (SIGHUP, SIGINT, SIGTERM) while
 // systemd starts leaves it starting, recorded, for the next shell to wait for;
 // and a record that is missing or damaged is made good from /proc.
-import { closeSync, existsSync, readFileSync } from "node:fs";
+import { closeSync, readFileSync, realpathSync } from "node:fs";
 import { loadSettings, type Settings } from "../../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
 import { decideBoot } from "../../src/bootAssessment.ts";
@@ -24,6 +24,7 @@ import { currentLegacyCgroup, type LegacyCgroup } from "./cgroup.ts";
 import { enterSystemd, runShellHere } from "./enterShell.ts";
 import { catchInterruptions, exitCodeFor } from "./interruptions.ts";
 import { takeLock } from "./lock.ts";
+import { shutdownSystemd } from "./shutdown.ts";
 import { type PasswdEntry, readPasswd } from "./passwd.ts";
 import { INSIDE_MARKER, parseLegacyArgs } from "./shellRules.ts";
 import {
@@ -49,7 +50,7 @@ import {
   waitUntilRunning,
 } from "./systemdProcess.ts";
 
-const USAGE = "Usage: syschdemd [-c COMMAND]   (or: nixos-wsl-init legacy [-c COMMAND])";
+const USAGE = "Usage: syschdemd [-c COMMAND | --shutdown]   (or: nixos-wsl-init legacy [-c COMMAND | --shutdown])";
 
 const HELP = `${USAGE}
 
@@ -57,7 +58,18 @@ Legacy mode, for WSL without systemd support: root's login shell. Starts one
 systemd as PID 1 of its own namespaces (or finds the running one), then runs the
 login shell of the user named in /etc/nixos-wsl-init.json inside them, or that
 shell with -c COMMAND. Exit code, stdin and stdout are the shell's.
-State and systemd's output: /run/nixos-wsl/ (legacy.json, ns/, systemd.log).`;
+It waits for the whole start (systemctl is-system-running), or only for the
+unit named by waitFor in /etc/nixos-wsl-init.json (wsl.init.legacy.waitFor).
+State and systemd's output: /run/nixos-wsl/ (legacy.json, ns/, systemd.log).
+
+--shutdown   stop that systemd: systemctl poweroff inside its namespaces,
+             SIGKILL when it has not ended within 30 s (or the readiness
+             timeout, if shorter), then clear its record; the next shell
+             starts a new one. Run it as root outside systemd's namespaces:
+             from Windows, wsl -d NixOS --exec SYSCHDEMD --shutdown, where
+             SYSCHDEMD is root's shell (getent passwd root | cut -d: -f7).
+             Exit 0: stopped, or nothing was running (it says which);
+             1: failed; 3: not root, or run from inside systemd's namespaces.`;
 
 /** A systemd found still starting gets at least this long to answer, even past its deadline. */
 const ADOPT_GRACE_MS = 3000;
@@ -86,6 +98,7 @@ export async function runLegacy(_argv0: string, args: readonly string[]): Promis
     return EXIT_USAGE;
   }
   try {
+    if ("shutdown" in parsed) return await shutdown();
     if (isInside()) return runShellHere(parsed.command);
     if (process.geteuid?.() !== 0) {
       say(
@@ -103,6 +116,33 @@ export async function runLegacy(_argv0: string, args: readonly string[]): Promis
   } catch (error) {
     say(describeFailure(error));
     return EXIT_FAILURE;
+  }
+}
+
+/** --shutdown: only as root, and from outside (inside, stopping systemd would end this very process half-way). */
+async function shutdown(): Promise<number> {
+  if (isInside()) {
+    say(
+      "--shutdown stops systemd from outside its namespaces, and this process runs inside them. " +
+        `Run it from Windows: wsl -d NixOS --user root --exec ${rootShell()} --shutdown; ` +
+        "or, from here, sudo systemctl poweroff (the next shell then starts a new systemd).",
+    );
+    return EXIT_REFUSED;
+  }
+  if (process.geteuid?.() !== 0) {
+    say("--shutdown stops the systemd legacy mode started, so it must run as root (sudo, or wsl --user root).");
+    return EXIT_REFUSED;
+  }
+  const settings = inStep("reading the settings", loadSettings, () => `Fix ${CONFIG_FILE} (the NixOS module writes it: rebuild), or remove it for the defaults.`);
+  return shutdownSystemd(settings, say);
+}
+
+/** Root's login shell (syschdemd), for the command line that runs --shutdown from Windows. */
+function rootShell(): string {
+  try {
+    return readPasswd().find((entry) => entry.uid === 0)?.shell ?? "SYSCHDEMD";
+  } catch {
+    return "SYSCHDEMD"; // only for a hint: a placeholder will do
   }
 }
 
@@ -218,7 +258,8 @@ async function startSystemd(
   const tools = findSystemdTools(generation.storePath);
 
   if (interruption.signal) return interrupted(interruption.signal, "before systemd was started: nothing was started");
-  if (!existsSync("/run/current-system")) {
+  // Activated once per WSL start, and again when the generation chosen is not the one activated (a fallback).
+  if (activatedSystem() !== generation.storePath) {
     doing(`activating the system (${generation.storePath}/activate)`);
     await activate(generation, settings);
     // The activation was left to finish: one cut short would be run again, half-done, by the next shell.
@@ -234,6 +275,15 @@ async function startSystemd(
   const state = recordSystemd(started.systemd, generation.storePath, "starting");
   doing(`starting systemd (PID ${state.pid})`);
   return untilRunning(state, tools, settings, interruption, started.systemd);
+}
+
+/** The system /run/current-system points at, or null before the first activation of this WSL start. */
+function activatedSystem(): string | null {
+  try {
+    return realpathSync("/run/current-system");
+  } catch {
+    return null; // not activated yet (or its target is gone: activate again)
+  }
 }
 
 async function activate(generation: Generation, settings: Settings): Promise<void> {
@@ -261,17 +311,18 @@ async function untilRunning(
   const timeoutMs = settings.readinessTimeoutSeconds * 1000;
   // The timeout counts from systemd's start, whichever shell started it; one found late still gets to answer.
   const deadline = spawned ? startedMs + timeoutMs : Math.max(startedMs + timeoutMs, Date.now() + ADOPT_GRACE_MS);
-  const readiness: Readiness = await waitUntilRunning(tools, systemd, deadline, settings.readinessTimeoutSeconds, interruption).catch((error: unknown) => {
+  const readiness: Readiness = await waitUntilRunning(tools, systemd, deadline, settings.readinessTimeoutSeconds, interruption, settings.waitFor).catch((error: unknown) => {
     throw new StepError(`waiting for systemd (PID ${state.pid}) to be running`, error, `Its output: ${SYSTEMD_LOG}.`);
   });
   switch (readiness.kind) {
     case "running":
+      if (readiness.warning) say(`warning: ${readiness.warning}`);
       return recordSystemd(systemd, state.system, "running");
     case "interrupted":
       return interrupted(readiness.signal, `while systemd (PID ${state.pid}) was starting: it goes on starting, recorded in ${LEGACY_STATE}, and the next shell waits for it`);
     case "failed":
       inStep(`clearing ${LEGACY_STATE}`, clearState);
-      return failed(readiness.reason, readiness.output);
+      return failed(readiness.reason, readiness.output, readiness.unfinished);
   }
 }
 
@@ -280,10 +331,10 @@ function interrupted(signal: NodeJS.Signals, what: string): number {
   return exitCodeFor(signal);
 }
 
-function failed(reason: string, output: string): number {
+function failed(reason: string, output: string, unfinished = ""): number {
   const printed = output.trim();
   say(
-    `starting systemd: ${reason}.\n${printed ? `systemd printed:\n${tail(printed, 40)}` : "systemd printed nothing."}\n` +
+    `starting systemd: ${reason}.\n${unfinished ? `${unfinished}\n` : ""}${printed ? `systemd printed:\n${tail(printed, 40)}` : "systemd printed nothing."}\n` +
       `Full output: ${SYSTEMD_LOG}. Open a new shell to try again; if it fails the same way, boot an older generation from Windows with: ${RECOVERY_COMMAND}`,
   );
   return EXIT_FAILURE;

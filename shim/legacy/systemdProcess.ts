@@ -12,9 +12,9 @@ import type { Subprocess } from "bun";
 import { RECOVERY_COMMAND, SYSTEMD_BINARY } from "../../src/paths.ts";
 import { StepError } from "../../src/stepError.ts";
 import { findTool, toolDirectories } from "./tools.ts";
-import { descendantsOf } from "../../src/processTree.ts";
 import { type LegacyCgroup, isUnderLegacyCgroup, joinCgroup, leaveCgroup } from "./cgroup.ts";
 import { isRunning, processStartTime, readProcFile, SYSTEMD_LOG } from "./state.ts";
+import { describeUnfinished, stopNsenter, systemctlArgv } from "./systemctl.ts";
 
 export interface SystemdTools {
   readonly systemd: string;
@@ -67,8 +67,8 @@ export interface Interruption {
 export type Started = { readonly ok: true; readonly systemd: SystemdProcess } | { readonly ok: false; readonly reason: string; readonly output: string };
 
 export type Readiness =
-  | { readonly kind: "running"; readonly state: string }
-  | { readonly kind: "failed"; readonly reason: string; readonly output: string }
+  | { readonly kind: "running"; readonly state: string; readonly warning?: string }
+  | { readonly kind: "failed"; readonly reason: string; readonly output: string; readonly unfinished?: string }
   | { readonly kind: "interrupted"; readonly signal: NodeJS.Signals };
 
 const POLL_MS = 5;
@@ -90,7 +90,7 @@ function childOf(pid: number): number | null {
   return first ? Number(first) : null;
 }
 
-function socketExists(pid: number): boolean {
+export function socketExists(pid: number): boolean {
   try {
     // Through /proc/PID/root: the socket as systemd's own mount namespace has it.
     return statSync(`/proc/${pid}/root/run/systemd/private`).isSocket();
@@ -124,7 +124,7 @@ function kill(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Whether `systemd` is still that process (a zombie, or a reused PID, is not). */
-function isSame(systemd: SystemdProcess): boolean {
+export function isSame(systemd: Pick<SystemdProcess, "pid" | "startTime">): boolean {
   return isRunning(systemd.pid) && processStartTime(systemd.pid) === systemd.startTime;
 }
 
@@ -200,9 +200,23 @@ function lastLine(text: string): string {
 }
 
 /**
- * Wait until systemd reports running or degraded, it dies, the deadline
- * (ms since the epoch) passes, or this shell is interrupted. A systemd that
- * dies or misses the deadline is stopped; an interrupted wait leaves it be.
+ * The command that waits for the end of the start: for the whole system,
+ * `is-system-running --wait` (systemd tells it when the start is over); for
+ * one unit (waitFor), `start` of that unit, which joins the start job the
+ * boot already queued (or queues one) and returns when that job is done:
+ * both wait for systemd's own events rather than polling. --job-mode=fail
+ * never turns a pending job of the boot around.
+ */
+export function readinessArgs(target: string | null): string[] {
+  return target === null ? ["is-system-running", "--wait"] : ["start", "--job-mode=fail", "--no-ask-password", "--", target];
+}
+
+/**
+ * Wait until systemd reports running or degraded (or, with a target, until
+ * that unit's start job is done), it dies, the deadline (ms since the epoch)
+ * passes, or this shell is interrupted. A systemd that dies or misses the
+ * deadline is stopped (after asking it what it was still doing); an
+ * interrupted wait leaves it be.
  */
 export async function waitUntilRunning(
   tools: SystemdTools,
@@ -210,16 +224,22 @@ export async function waitUntilRunning(
   deadline: number,
   timeoutSeconds: number,
   interruption: Interruption,
+  target: string | null = null,
 ): Promise<Readiness> {
-  const failed = async (reason: string): Promise<Readiness> => {
+  const failed = async (reason: string, unfinished?: string): Promise<Readiness> => {
     await stopSystemd(systemd);
-    return { kind: "failed", reason, output: systemdOutput() };
+    return { kind: "failed", reason, output: systemdOutput(), ...(unfinished ? { unfinished } : {}) };
   };
-  const timedOut = () =>
-    failed(
-      `systemd did not reach "running" within ${timeoutSeconds} s of its start (gave up after ${seconds(Date.now() - systemd.startedMs)} s). ` +
+  const goal = target === null ? `reach "running"` : `start ${target} (waitFor)`;
+  const timedOut = async () => {
+    // Before it is killed: what it was still doing, as systemctl says it (nothing to ask before its control socket exists).
+    const unfinished = socketExists(systemd.pid) && isSame(systemd) ? await describeUnfinished(tools, systemd.pid).catch(() => "") : "";
+    return failed(
+      `systemd did not ${goal} within ${timeoutSeconds} s of its start (gave up after ${seconds(Date.now() - systemd.startedMs)} s). ` +
         "The limit is wsl.init.legacy.readinessTimeout (readinessTimeoutSeconds in /etc/nixos-wsl-init.json)",
+      unfinished,
     );
+  };
 
   // The control socket appears early in systemd's start; before it, systemctl has nobody to ask.
   while (!socketExists(systemd.pid)) {
@@ -229,10 +249,7 @@ export async function waitUntilRunning(
     await sleep(POLL_MS);
   }
 
-  const ask = Bun.spawn(
-    [tools.nsenter, "--target", String(systemd.pid), "--mount", "--pid", "--", tools.systemctl, "is-system-running", "--wait"],
-    { stdio: ["ignore", "pipe", "pipe"], env: {} },
-  );
+  const ask = Bun.spawn(systemctlArgv(tools, systemd.pid, readinessArgs(target)), { stdio: ["ignore", "pipe", "pipe"], env: {} });
   let watching = true;
   const died = (async () => {
     while (watching && isSame(systemd)) await sleep(WATCH_MS);
@@ -245,16 +262,25 @@ export async function waitUntilRunning(
   const first = await Promise.race([ask.exited.then(() => "answered" as const), died, interruption.happened.then(() => "interrupted" as const), late]);
   watching = false;
   clearTimeout(timer);
-  if (first !== "answered") killTree(ask.pid);
+  if (first !== "answered") await stopNsenter(ask.pid, ask.exited);
   if (first === "interrupted") return { kind: "interrupted", signal: interruption.signal! };
   if (first === "late") return timedOut();
   if (first === "died") return failed(await endReason(systemd));
 
   const state = (await new Response(ask.stdout).text()).trim();
-  if (state === "running" || state === "degraded") return { kind: "running", state };
+  if (target === null && (state === "running" || state === "degraded")) return { kind: "running", state };
+  if (target !== null && ask.exitCode === 0) return { kind: "running", state: "ready" };
   // Killing systemd kills everything in its namespace, systemctl included: that is no answer.
   if (await endsWithin(systemd, 1000)) return failed(await endReason(systemd));
   const detail = (await new Response(ask.stderr).text()).trim();
+  if (target !== null) {
+    // systemd runs, only the unit did not start: like "degraded", the shell goes in, told why.
+    return {
+      kind: "running",
+      state: "degraded",
+      warning: `${target} (waitFor) did not start${detail ? `: ${detail.split("\n").join(" ")}` : ` (systemctl exited ${ask.exitCode})`}; opening the shell anyway. See: systemctl status ${target}`,
+    };
+  }
   return failed(`systemd reports "${state || "nothing"}" instead of running${detail ? ` (${detail})` : ""}`);
 }
 
@@ -276,10 +302,6 @@ async function endReason(systemd: SystemdProcess): Promise<string> {
     if (unshare.exitCode !== null || unshare.signalCode !== null) return howItEnded(unshare, ranMs);
   }
   return `systemd (PID ${systemd.pid}) ended before it was running, ${seconds(ranMs)} s after it started`;
-}
-
-function killTree(pid: number): void {
-  for (const each of [pid, ...descendantsOf(pid)]) kill(each, "SIGKILL");
 }
 
 /** Stop systemd: as PID 1 of its namespace, it takes everything in there along; unshare, its parent, then ends. */

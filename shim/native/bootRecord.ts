@@ -25,6 +25,8 @@ export interface BootRecord {
   readonly shimMs: number;
   /** The shim's peak resident memory (VmHWM) just before it became systemd. */
   readonly peakRssKiB: number;
+  /** What WSL waits for systemd to be running (`[boot] initTimeout`, ms); missing in records of older shims. */
+  readonly budgetMs?: number;
 }
 
 /** Written once, by PID 1, before anything else runs that could read it: no temporary file needed. */
@@ -57,7 +59,7 @@ export function describeAssessment(now: AssessmentNow): string {
 }
 
 /** The record as a person reads it, with the assessment as it stands now. */
-export function formatBootRecord(record: BootRecord, now: AssessmentNow): string {
+export function formatBootRecord(record: BootRecord, now: AssessmentNow, budgetLine: string | null = null): string {
   const generation = record.generation.number === null ? record.generation.link : `generation ${record.generation.number}`;
   const lines = [
     `Booted:      ${record.bootedAt}`,
@@ -78,6 +80,7 @@ export function formatBootRecord(record: BootRecord, now: AssessmentNow): string
     `systemd:     ${record.systemd.join(" ")}`,
     `Shim time:   ${record.shimMs.toFixed(1)} ms before systemd started, ${(record.peakRssKiB / 1024).toFixed(1)} MiB at most`,
   );
+  if (budgetLine !== null) lines.push(`Budget:      ${budgetLine}`);
   for (const warning of record.warnings) lines.push(`Warning:     ${warning}`);
   return `${lines.join("\n")}\n`;
 }

@@ -15,6 +15,8 @@ import { bindStoreReadOnly } from "../boot/readOnlyStore.ts";
 import { repairDevShm } from "./devShm.ts";
 import { surviveSignals } from "./signals.ts";
 import { notPid1Message, systemdArgv } from "./systemdCommand.ts";
+import { budgetAtStart, halfBudgetDelay, halfBudgetWarning } from "../wsl/budget.ts";
+import { readInitTimeout } from "../wsl/wslConf.ts";
 
 export async function runNativeShim(argv0: string, args: readonly string[]): Promise<number> {
   const pid = process.pid;
@@ -27,6 +29,10 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   const log = openKernelLog();
   log.info(`native shim started as ${argv0}`);
   const settings = bootSettings(log);
+  // WSL's clock runs from before this process: what it waits for systemd (one small file read).
+  const budget = readInitTimeout();
+  if (budget.warning) log.warn(budget.warning);
+  log.info(budgetAtStart(budget.ms));
 
   const assessed = readBootState("/");
   if (assessed.warning) log.warn(assessed.warning);
@@ -75,7 +81,9 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
       warnings.push(message);
     }
   };
+  const halfway = setTimeout(() => log.warn(halfBudgetWarning(budget.ms, performance.now())), halfBudgetDelay(budget.ms, performance.now()));
   const activation = await runActivation(generation, log, settings.activationTimeoutSeconds, countThisStart);
+  clearTimeout(halfway);
 
   const systemd = `${generation.storePath}/${SYSTEMD_BINARY}`;
   const argv = systemdArgv(argv0, args);
@@ -90,6 +98,7 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
     systemd: [systemd, ...argv.slice(1)],
     warnings,
     shimMs: performance.now(),
+    budgetMs: budget.ms,
     peakRssKiB: peakRssKiB(),
   };
   step(`writing ${BOOT_RECORD}`, () => writeBootRecord(BOOT_RECORD, record));

@@ -7,6 +7,7 @@ import { benchLegacy } from "./legacy.ts";
 import { benchNative } from "./native.ts";
 import { benchRecovery } from "./recovery.ts";
 import { comparisonLine } from "./stats.ts";
+import { benchWrapper } from "./wshell.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 
@@ -74,3 +75,6 @@ console.log(
 );
 
 console.log(imageLine(benchImage(Math.max(3, Math.min(5, Math.round(RUNS / 6))))));
+
+const wrapper = benchWrapper(RUNS);
+console.log(comparisonLine({ name: "login-shell wrapper", subject: "nixos-wsl-shell -c true", subjectMs: wrapper.wrapperMs, baseline: "bash -c true", baselineMs: wrapper.directMs, targetMs: 10 }));

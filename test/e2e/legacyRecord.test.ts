@@ -81,17 +81,21 @@ describe("legacy mode: a damaged record of the running systemd", () => {
   it("has status say that the record is damaged, which systemd runs, and what to do", async () => {
     await damage("{}");
     const text = await status();
-    expect(text.exitCode).toBe(1);
+    // The exit code is what systemd says of itself (the record only tells where it is): 0 running, 1 degraded.
+    expect([0, 1]).toContain(text.exitCode);
     expect(text.stderr).toContain(`${RECORD} is not a valid record ("pid" is missing).`);
     expect(text.stderr).toContain(`systemd started by legacy mode runs as PID ${systemd} (found in /proc); the next shell (wsl, which runs syschdemd as root) records it again.`);
     expect(text.stderr + text.stdout).not.toContain("undefined");
     const json = await status("--json");
-    expect(json.exitCode).toBe(1);
-    expect(JSON.parse(json.stdout)).toEqual({ mode: "legacy", record: "invalid", problem: `${RECORD} is not a valid record ("pid" is missing)`, runningPid: systemd });
+    const parsed = JSON.parse(json.stdout) as { state: string };
+    expect(parsed).toMatchObject({ mode: "legacy", record: "invalid", problem: `${RECORD} is not a valid record ("pid" is missing)`, runningPid: systemd });
+    expect(["running", "degraded"]).toContain(parsed.state);
+    expect(json.exitCode).toBe(parsed.state === "running" ? 0 : 1);
+    expect(text.exitCode).toBe(json.exitCode);
 
     await runLoginShell(distro.container, { args: ["-c", "true"] });
     const repaired = await status();
-    expect(repaired.exitCode).toBe(0);
+    expect([0, 1]).toContain(repaired.exitCode); // running, or degraded (units that fail in this container)
     expect(repaired.stdout).toContain(`systemd:     PID ${systemd} (as WSL sees it), started 20`);
   });
 });

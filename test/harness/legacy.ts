@@ -133,3 +133,42 @@ export async function waitForFile(container: Container, path: string, timeoutMs 
 export function systemdsIn(container: Container): Promise<number[]> {
   return processesNamed(container, "systemd");
 }
+
+/** Touched by addFailingUnit's unit. */
+export const FAILING_UNIT = "test-fail.service";
+
+/** A unit, wanted by multi-user.target, that fails: systemd ends its start "degraded". */
+export function addFailingUnit(fake: FakeRoot): void {
+  const units = join(fake.root, "etc/systemd/system");
+  mkdirSync(join(units, "multi-user.target.wants"), { recursive: true });
+  writeFileSync(join(units, FAILING_UNIT), `[Unit]\nDescription=Fails (test)\n[Service]\nType=oneshot\nExecStart=/bin/false\n`);
+  symlinkSync(`../${FAILING_UNIT}`, join(units, `multi-user.target.wants/${FAILING_UNIT}`));
+}
+
+/**
+ * Debian's units that fail in these containers (kernel file systems nspawn does
+ * not let mount): masked, so that systemd can end its start "running" rather than "degraded".
+ */
+export const CONTAINER_FAILURES = ["dev-hugepages.mount", "sys-fs-fuse-connections.mount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-kernel-config.mount"];
+
+export function maskContainerFailures(fake: FakeRoot): void {
+  const units = join(fake.root, "etc/systemd/system");
+  mkdirSync(units, { recursive: true });
+  for (const unit of CONTAINER_FAILURES) symlinkSync("/dev/null", join(units, unit));
+}
+
+/** A unit whose stop never ends by itself (TimeoutStopSec=infinity), wanted by multi-user.target. */
+export function addUnstoppableUnit(fake: FakeRoot): void {
+  const units = join(fake.root, "etc/systemd/system");
+  mkdirSync(join(units, "multi-user.target.wants"), { recursive: true });
+  writeFileSync(
+    join(units, "test-unstoppable.service"),
+    `[Unit]\nDescription=Never stops (test)\n[Service]\nExecStart=/usr/bin/sleep 1000\nExecStop=/usr/bin/sleep 1000\nTimeoutStopSec=infinity\n`,
+  );
+  symlinkSync("../test-unstoppable.service", join(units, "multi-user.target.wants/test-unstoppable.service"));
+}
+
+/** `nixos-wsl-init ARGS` as root in the container, outside systemd's namespaces (as from Windows: wsl --exec). */
+export function runInit(container: Container, args: readonly string[], timeoutMs = 60_000) {
+  return container.exec(["bash", "-c", 'exec -a nixos-wsl-init /sbin/nixos-wsl-init "$@"', "nixos-wsl-init", ...args], { timeout: timeoutMs });
+}

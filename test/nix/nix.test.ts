@@ -70,7 +70,7 @@ function evaluate(file: string, attribute: string) {
 
 // .ci/run finds these tests by this title, to say whether they ran or were skipped.
 describe.skipIf(!NIXPKGS_LIB)("Nix evaluation with nixpkgs' lib (needs NIXPKGS_LIB)", () => {
-  it("the NixOS module, alone and beside NixOS-WSL: defaults, both modes, one wsl.conf, one /sbin/init writer, the recovery entry, /bin, the JSON settings, the bless unit, the image builder, assertions, documentation", async () => {
+  it("the NixOS module, alone and beside NixOS-WSL: defaults, both modes, one wsl.conf, one /sbin/init writer, the recovery entry, /bin (install-bin), initTimeout, the login-shell wrapper and users' shells, the JSON settings, the bless unit, the image builder, assertions, documentation", async () => {
     const result = await evaluate("nix/tests/module-tests.nix", "failures");
     expectSuccess(result);
     expect(JSON.parse(result.stdout)).toEqual([]);

@@ -4,7 +4,9 @@ import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } fro
 import { parseGroups, parsePasswd } from "../../shim/legacy/passwd.ts";
 import { cgroupTextIsUnder, chooseLegacyCgroup } from "../../shim/legacy/cgroup.ts";
 import { parseState } from "../../shim/legacy/state.ts";
-import { looksLikeSystemd, nsPidsOf, systemOf } from "../../shim/legacy/systemdProcess.ts";
+import { looksLikeSystemd, nsPidsOf, readinessArgs, systemOf } from "../../shim/legacy/systemdProcess.ts";
+import { parseJobs, parseUnitList, systemctlArgv } from "../../shim/legacy/systemctl.ts";
+import { LEGACY_EXIT, legacyStatusOf } from "../../shim/status.ts";
 import { parseMountInfo } from "../../src/mountInfo.ts";
 
 const alice = { name: "alice", uid: 1000, gid: 100, home: "/home/alice", shell: "/run/current-system/sw/bin/zsh" };
@@ -15,12 +17,15 @@ describe("legacy command line", () => {
     expect(parseLegacyArgs(["-l"])).toEqual({ command: null });
     expect(parseLegacyArgs(["-c", "ls -l /"])).toEqual({ command: "ls -l /" });
     expect(parseLegacyArgs(["--help"])).toEqual({ help: true });
+    expect(parseLegacyArgs(["--shutdown"])).toEqual({ shutdown: true });
   });
 
   it("refuses what it would otherwise drop", () => {
     expect(parseLegacyArgs(["-c"])).toEqual({ usageError: "-c needs a command" });
     expect(parseLegacyArgs(["-c", "ls", "extra"])).toEqual({ usageError: "unexpected argument after -c CMD: 'extra'" });
     expect(parseLegacyArgs(["--frob"])).toEqual({ usageError: "unexpected argument '--frob'" });
+    expect(parseLegacyArgs(["--shutdown", "-c", "ls"])).toEqual({ usageError: "--shutdown takes nothing else" });
+    expect(parseLegacyArgs(["-c", "ls", "--shutdown"])).toEqual({ usageError: "unexpected argument after -c CMD: '--shutdown'" });
   });
 });
 
@@ -79,7 +84,15 @@ describe("settings and the passwd database", () => {
       activationTimeoutSeconds: 0,
       automountRoot: "/win/",
       bootAttempts: 0,
+      waitFor: null,
     });
+  });
+
+  it("takes waitFor as a unit name, or null for the whole start", () => {
+    expect(parseSettings('{"waitFor":"multi-user.target"}').waitFor).toBe("multi-user.target");
+    expect(parseSettings('{"waitFor":"getty@tty1.service"}').waitFor).toBe("getty@tty1.service");
+    expect(parseSettings('{"waitFor":null}').waitFor).toBeNull();
+    expect(DEFAULT_SETTINGS.waitFor).toBeNull();
   });
 
   it("clamps timeouts to an hour, so no timer overflows", () => {
@@ -96,6 +109,10 @@ describe("settings and the passwd database", () => {
     ['{"bootAttempts":1.5}', /"bootAttempts" must be a whole number/],
     ['{"defaultUser":""}', /"defaultUser" must be a user name/],
     ['{"readinessTimeoutSeconds":0}', /"readinessTimeoutSeconds" must be a positive number/],
+    ['{"waitFor":""}', /"waitFor" must be a unit name such as "multi-user.target", or null/],
+    ['{"waitFor":"--force"}', /"waitFor" must be a unit name/],
+    ['{"waitFor":"a b.service"}', /"waitFor" must be a unit name/],
+    ['{"waitFor":7}', /"waitFor" must be a unit name/],
   ])("explains a bad settings file: %s", (text, message) => {
     expect(() => parseSettings(text)).toThrow(ConfigError);
     expect(() => parseSettings(text)).toThrow(message);
@@ -186,5 +203,49 @@ describe("legacy mode's record", () => {
   ])("says what is wrong with %j", (text, problem) => {
     const parsed = parseState(text);
     expect("problem" in parsed && parsed.problem).toContain(problem);
+  });
+});
+
+describe("asking legacy mode's systemd", () => {
+  it("runs systemctl inside its PID and mount namespace", () => {
+    expect(systemctlArgv({ nsenter: "/bin/nsenter", systemctl: "/bin/systemctl" }, 42, ["is-system-running"])).toEqual([
+      "/bin/nsenter",
+      "--target",
+      "42",
+      "--mount",
+      "--pid",
+      "--",
+      "/bin/systemctl",
+      "is-system-running",
+    ]);
+  });
+
+  it("waits for the whole start, or for the start job of the waitFor unit", () => {
+    expect(readinessArgs(null)).toEqual(["is-system-running", "--wait"]);
+    expect(readinessArgs("sshd.service")).toEqual(["start", "--job-mode=fail", "--no-ask-password", "--", "sshd.service"]);
+  });
+
+  it("reads the failed units and the jobs", () => {
+    expect(parseUnitList("dev-hugepages.mount loaded failed failed Huge Pages\n● test-fail.service loaded failed failed Fails\n\n")).toEqual([
+      "dev-hugepages.mount",
+      "test-fail.service",
+    ]);
+    expect(parseUnitList("")).toEqual([]);
+    expect(parseJobs("115 multi-user.target start waiting\n116 test-slow.service start running\n")).toEqual([
+      { unit: "multi-user.target", type: "start", state: "waiting" },
+      { unit: "test-slow.service", type: "start", state: "running" },
+    ]);
+    expect(parseJobs("No jobs running.")).toEqual([]);
+  });
+
+  it("turns systemd's own word into status's state and exit code", () => {
+    expect(legacyStatusOf("running")).toBe("running");
+    expect(legacyStatusOf("degraded")).toBe("degraded");
+    expect(legacyStatusOf("maintenance")).toBe("degraded");
+    expect(legacyStatusOf("stopping")).toBe("degraded");
+    expect(legacyStatusOf("starting")).toBe("starting");
+    expect(legacyStatusOf("initializing")).toBe("starting");
+    expect(legacyStatusOf(null)).toBe("starting");
+    expect(LEGACY_EXIT).toEqual({ running: 0, degraded: 1, starting: 2, stopped: 3, gone: 4, unknown: 5 });
   });
 });

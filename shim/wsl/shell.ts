@@ -1,0 +1,102 @@
+// The login-shell wrapper, the role nixos-wsl-shell: the login shell of the
+// users the NixOS module manages. WSL starts it directly, without PAM, maybe
+// before the activation has finished. It waits for the activation, imports
+// /etc/set-environment once, then execs the user's real shell: exit code and
+// stdio pass through because this process becomes that shell.
+import { existsSync, readFileSync, watch } from "node:fs";
+import { execve } from "../../src/libc.ts";
+import { CONFIG_FILE } from "../../src/paths.ts";
+import { DEFAULT_SHELL, IMPORT_SCRIPT, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
+
+const CURRENT_SYSTEM = "/run/current-system";
+const SET_ENVIRONMENT = "/etc/set-environment";
+/** The shell that imports /etc/set-environment, and the last resort when the real one cannot start. */
+const BASH = `${CURRENT_SYSTEM}/sw/bin/bash`;
+const PROFILE_BASH = "/nix/var/nix/profiles/system/sw/bin/bash";
+
+function say(message: string): void {
+  process.stderr.write(`${WRAPPER_NAME}: ${message}\n`);
+}
+
+function readOr<T>(path: string, use: (text: string) => T, fallback: T): T {
+  try {
+    return use(readFileSync(path, "utf8"));
+  } catch {
+    return fallback;
+  }
+}
+
+/** Resolves true once /run/current-system exists, false after `seconds`: fs.watch on /run (inotify), no polling. */
+function activationFinished(seconds: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let watcher: ReturnType<typeof watch> | null = null;
+    const done = (finished: boolean) => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve(finished);
+    };
+    const timer = setTimeout(() => done(existsSync(CURRENT_SYSTEM)), seconds * 1000);
+    try {
+      watcher = watch("/run", (_event, name) => {
+        if ((name === null || String(name) === "current-system") && existsSync(CURRENT_SYSTEM)) done(true);
+      });
+    } catch (error) {
+      say(`cannot watch /run (${(error as Error).message}); waiting the full ${seconds} s`);
+    }
+    // It may have appeared between the first look and the watch.
+    if (existsSync(CURRENT_SYSTEM)) done(true);
+  });
+}
+
+export async function runWslShell(argv0: string, args: readonly string[]): Promise<number> {
+  const configText = readOr(CONFIG_FILE, (text) => text, null);
+  let config: unknown = {};
+  if (configText !== null) {
+    try {
+      config = JSON.parse(configText);
+    } catch (error) {
+      say(`${CONFIG_FILE} is not valid JSON (${(error as Error).message}); starting ${DEFAULT_SHELL}`);
+    }
+  }
+  const uid = process.getuid?.() ?? 0;
+  const user = readOr("/etc/passwd", (text) => userOf(text, uid), null);
+  const parentComm = readOr(`/proc/${process.ppid}/comm`, (text) => text.trim(), null);
+  const plan = planShell({ argv0, args, env: process.env, user, shells: shellsOf(config), parentComm });
+  if (plan.note) say(plan.note);
+
+  if (!existsSync(CURRENT_SYSTEM)) {
+    const seconds = waitSeconds((config as { activationTimeoutSeconds?: unknown }).activationTimeoutSeconds);
+    say(`NixOS is still activating; waiting for it to finish (at most ${seconds} s)...`);
+    if (!(await activationFinished(seconds))) {
+      say(
+        `the activation has not finished after ${seconds} s (${CURRENT_SYSTEM} is missing): starting a shell without the NixOS environment. ` +
+          "See why with 'dmesg' or 'nixos-wsl-init status'.",
+      );
+      return execFirst([[plan.shell, plan.argv], [PROFILE_BASH, [plan.login ? "-bash" : PROFILE_BASH, ...args]], ["/bin/sh", [plan.login ? "-sh" : "/bin/sh", ...args]]]);
+    }
+  }
+  const fallback: Array<[string, readonly string[]]> = [[BASH, [plan.login ? "-bash" : BASH, ...args]]];
+  if (plan.importEnvironment && existsSync(SET_ENVIRONMENT) && existsSync(BASH)) {
+    // A shell reads the shell file: the import runs in bash, which then execs the real shell with the environment.
+    const viaImport = (shell: string, argv: readonly string[]): [string, readonly string[]] => [BASH, [`${WRAPPER_NAME}-env`, "-c", IMPORT_SCRIPT, argv[0]!, shell, ...argv.slice(1)]];
+    if (!existsSync(plan.shell)) {
+      say(`cannot start ${plan.shell}: it does not exist; starting ${BASH} instead`);
+      return execFirst([viaImport(BASH, fallback[0]![1])]);
+    }
+    return execFirst([viaImport(plan.shell, plan.argv)]);
+  }
+  return execFirst([[plan.shell, plan.argv], ...fallback]);
+}
+
+/** Exec the first program that starts; returns only when none does. */
+function execFirst(candidates: ReadonlyArray<readonly [string, readonly string[]]>): number {
+  for (const [index, [program, argv]] of candidates.entries()) {
+    try {
+      execve(program, argv, process.env);
+    } catch (error) {
+      const next = candidates[index + 1];
+      say(`cannot start ${program}: ${(error as Error).message}${next ? `; trying ${next[0]}` : ""}`);
+    }
+  }
+  return 127;
+}

@@ -1,0 +1,79 @@
+// The login-shell wrapper's decisions, pure: which shell, with which argv, and
+// whether /etc/set-environment must be imported first.
+
+export const DEFAULT_SHELL = "/run/current-system/sw/bin/bash";
+export const WRAPPER_NAME = "nixos-wsl-shell";
+/** Set by /etc/set-environment (and by the wrapper): a parent already imported it. */
+export const DONE_VARIABLE = "__NIXOS_SET_ENVIRONMENT_DONE";
+
+export interface ShellFacts {
+  readonly argv0: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The user's name (from /etc/passwd by uid), or null when it is not found. */
+  readonly user: string | null;
+  /** User name -> real shell, from /etc/nixos-wsl-init.json's "shells". */
+  readonly shells: Readonly<Record<string, string>>;
+  /** The parent process's name (/proc/PPID/comm), or null. */
+  readonly parentComm: string | null;
+}
+
+export interface ShellPlan {
+  /** The program to exec. */
+  readonly shell: string;
+  /** Its argv, argv[0] included: "-zsh" for a login shell, else the path. */
+  readonly argv: readonly string[];
+  readonly login: boolean;
+  readonly importEnvironment: boolean;
+  /** Why the configured shell was not used, when it was not. */
+  readonly note: string | null;
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+export function planShell(facts: ShellFacts): ShellPlan {
+  const login = facts.argv0.startsWith("-");
+  const configured = facts.user === null ? undefined : facts.shells[facts.user];
+  let shell = DEFAULT_SHELL;
+  let note: string | null = null;
+  if (configured !== undefined) {
+    if (!configured.startsWith("/")) note = `the shell configured for ${facts.user} (${configured}) is not an absolute path; starting ${DEFAULT_SHELL}`;
+    else if (baseName(configured) === WRAPPER_NAME) note = `the shell configured for ${facts.user} is ${WRAPPER_NAME} itself; starting ${DEFAULT_SHELL}`;
+    else shell = configured;
+  }
+  const argv0 = login ? `-${baseName(shell)}` : shell;
+  // WSL's kept-alive `/bin/login -f USER`: login's shell reads /etc/profile, which imports it.
+  const underLogin = facts.parentComm === "login";
+  const alreadyDone = (facts.env[DONE_VARIABLE] ?? "") !== "";
+  return { shell, argv: [argv0, ...facts.args], login, importEnvironment: !underLogin && !alreadyDone, note };
+}
+
+/** The `-c` script that imports /etc/set-environment, then execs "$@" with "$0" as its argv[0]. */
+export const IMPORT_SCRIPT =
+  `. /etc/set-environment || echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
+  `export ${DONE_VARIABLE}=1; exec -a "$0" "$@"`;
+
+/** The user name of `uid` in an /etc/passwd text. */
+export function userOf(passwd: string, uid: number): string | null {
+  for (const line of passwd.split("\n")) {
+    const fields = line.split(":");
+    if (fields.length >= 7 && Number(fields[2]) === uid && fields[2] !== "") return fields[0]!;
+  }
+  return null;
+}
+
+/** The "shells" map of /etc/nixos-wsl-init.json, keeping only string values. */
+export function shellsOf(config: unknown): Record<string, string> {
+  if (typeof config !== "object" || config === null) return {};
+  const shells = (config as { shells?: unknown }).shells;
+  if (typeof shells !== "object" || shells === null || Array.isArray(shells)) return {};
+  return Object.fromEntries(Object.entries(shells).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+/** How long a shell waits for the activation: a bit more than the activation's own deadline; 0 (no deadline) means 5 minutes. */
+export function waitSeconds(activationTimeoutSeconds: unknown): number {
+  const seconds = typeof activationTimeoutSeconds === "number" && activationTimeoutSeconds >= 0 ? activationTimeoutSeconds : 120;
+  return seconds === 0 ? 300 : Math.min(seconds, 3600) + 15;
+}

@@ -1,0 +1,141 @@
+// Native boot as WSL really drives it (issue #10): the WSL stand-in boots fake
+// NixOS roots with real systemd, runs WSL's /bin/sh check every 250 ms, and
+// starts shells the WSL way through the login-shell wrapper.
+import { afterEach, describe, expect, it } from "vitest";
+import { type FakeGeneration, makeFakeRoot, storeName } from "../harness/fakeRoot.ts";
+import { requireBinary } from "../harness/paths.ts";
+import { BINARY_ASIDE, installBinLine, prepareWslRoot, type WslRootOptions, WslStandIn } from "../harness/wslStandIn.ts";
+
+requireBinary();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const SET_ENVIRONMENT = 'export __NIXOS_SET_ENVIRONMENT_DONE=1\nexport NIXOS_FROM_SET_ENVIRONMENT="set by /etc/set-environment"\nexport PATH="/run/current-system/sw/bin:$PATH"\n';
+const storePath = (n: number) => `/nix/store/${storeName(n)}`;
+/** The activation of generation 1, which installs /bin's entries and then runs `extra`. */
+const activation = (extra = "") => `${installBinLine(storePath(1))}\n${extra}`;
+
+async function bootLikeWsl(generation: FakeGeneration, options: WslRootOptions = {}, binaryAt?: string) {
+  const fake = makeFakeRoot({ generations: [generation] });
+  cleanups.push(() => fake.remove());
+  const { shellPath } = prepareWslRoot(fake, [generation.number], { setEnvironment: SET_ENVIRONMENT, ...options });
+  const wsl = await WslStandIn.boot(fake, { binaryAt });
+  cleanups.push(() => wsl.stop());
+  return { fake, wsl, shellPath };
+}
+
+describe("native boot driven like WSL", () => {
+  it("passes WSL's /bin/sh check within the budget after install-bin; /bin/true units and WSL-way shells work", async () => {
+    const { fake, wsl } = await bootLikeWsl({ number: 1, activate: activation() }, { config: { shells: { nixos: "/run/current-system/sw/bin/bash" } } });
+    const check = await wsl.waitForSystemd();
+    expect(check.passed, `WSL's check did not pass within 10 s:\n${wsl.kmsg()}`).toBe(true);
+    expect(check.ms).toBeLessThan(10_000);
+
+    // /bin/sh finds systemctl and grep through the system even with no FHS directory holding them.
+    expect(await wsl.container.exec(["/usr/bin/env", "-i", "PATH=/sbin:/bin", "/bin/sh", "-c", 'systemctl is-system-running | grep -E "running|degraded"'])).toMatchObject({ exitCode: 0 });
+    for (const name of ["true", "mount", "login"]) {
+      expect((await wsl.container.exec(["readlink", `/bin/${name}`])).stdout).toBe(`${fake.storePath(1)}/sw/bin/${name}`);
+    }
+
+    // A unit as WSL generates them, calling /bin/true.
+    const unit = await wsl.container.exec(["systemd-run", "--wait", "--quiet", "-p", "Type=oneshot", "/bin/true"]);
+    expect(unit.exitCode, unit.stderr).toBe(0);
+
+    // `wsl CMD`: SHELL -c CMD through the wrapper sees /etc/set-environment's variables; the exit code comes back.
+    const env = await wsl.shell("nixos", { command: "env; id -u; exit 3" });
+    expect(env.exitCode, env.stderr).toBe(3);
+    expect(env.stdout).toContain("NIXOS_FROM_SET_ENVIRONMENT=set by /etc/set-environment");
+    expect(env.stdout).toMatch(/^PATH=\/run\/current-system\/sw\/bin:/m);
+    expect(env.stdout).toMatch(/^1000$/m);
+    // An interactive login shell (argv0 -nixos-wsl-shell) is the real shell as a login shell.
+    const login = await wsl.shell("nixos", { login: true, input: 'echo "$0 login=$(shopt -q login_shell && echo yes) $NIXOS_FROM_SET_ENVIRONMENT"; exit 5\n' });
+    expect(login.exitCode, login.stderr).toBe(5);
+    expect(login.stdout).toContain("-bash login=yes set by /etc/set-environment");
+
+    const status = await wsl.status();
+    expect(status.stdout).toMatch(/^Budget: +shim \d+ ms, activation \d+(\.\d)? m?s, systemd \d+(\.\d)? m?s: \d+(\.\d)? m?s of the 10 s WSL waits$/m);
+    expect(wsl.kmsg()).toMatch(/^<6>nixos-wsl-init: WSL waits up to 10\.0 s for systemd/m);
+  });
+
+  it("a shell started during a 5 s activation waits for it, then runs with the NixOS environment", async () => {
+    const extra = `rm -f /run/current-system; sleep 5; ln -sfn ${storePath(1)} /run/current-system`;
+    const { wsl } = await bootLikeWsl({ number: 1, activate: activation(extra) });
+    await wsl.container.leader();
+    // Once the activation runs (the shim logs it), and well before it ends.
+    for (let i = 0; i < 100 && !wsl.kmsg().includes("activate; it is stopped"); i++) await new Promise((r) => setTimeout(r, 50));
+    const shell = await wsl.shell("nixos", { command: 'test -e /run/current-system && echo "$NIXOS_FROM_SET_ENVIRONMENT"; exit 42' });
+    expect(shell.exitCode, shell.stderr).toBe(42);
+    expect(shell.stdout).toBe("set by /etc/set-environment");
+    expect(shell.stderr).toContain("NixOS is still activating; waiting for it to finish");
+    expect(shell.ms).toBeGreaterThan(2_500);
+  });
+
+  it("an activation of 12 s against the default budget: warned in the kernel log, flagged by status", async () => {
+    const { wsl } = await bootLikeWsl({ number: 1, activate: activation("sleep 12") });
+    const check = await wsl.waitForSystemd();
+    expect(check.passed).toBe(false);
+    expect(wsl.kmsg()).toMatch(/^<4>nixos-wsl-init: the activation is still running after 5\.\d s, half of the 10 s WSL waits for systemd.*wsl\.init\.initTimeout \(\[boot\] initTimeout in \/etc\/wsl\.conf\)/m);
+    expect(["running", "degraded"]).toContain(await wsl.container.systemState(30_000));
+    const status = await wsl.status();
+    expect(status.stdout).toMatch(/^Budget: +shim \d+ ms, activation 12\.\d s, systemd .*: 1\d\.\d s, OVER the 10 s WSL waits: .*wsl\.init\.initTimeout/m);
+    const record = JSON.parse((await wsl.status("/sbin/init", "--json")).stdout) as { budgetMs: number };
+    expect(record.budgetMs).toBe(10_000);
+  }, 60_000);
+
+  it("reads [boot] initTimeout from /etc/wsl.conf", async () => {
+    const { wsl } = await bootLikeWsl({ number: 1, activate: activation() }, { wslConf: "[boot]\nsystemd = true\ninitTimeout = 25000\n" });
+    expect((await wsl.waitForSystemd(25_000)).passed).toBe(true);
+    expect(wsl.kmsg()).toMatch(/WSL waits up to 25\.0 s for systemd/);
+    expect((await wsl.status()).stdout).toMatch(/of the 25 s WSL waits$/m);
+  });
+
+  it("with a /sbin/init that is not executable, boots without systemd, and status says why", async () => {
+    const { wsl } = await bootLikeWsl({ number: 1, activate: activation() }, {}, BINARY_ASIDE);
+    const check = await wsl.waitForSystemd(1_500);
+    expect(check.passed).toBe(false);
+    expect(wsl.container.output()).toContain("booting without systemd");
+    const leader = await wsl.container.leader();
+    expect(await wsl.container.cmdline(leader)).toEqual(["/usr/bin/sleep", "infinity"]);
+    const status = await wsl.status(BINARY_ASIDE);
+    expect(status.exitCode).not.toBe(0);
+    expect(status.stderr).toContain("the native shim did not run");
+    expect(status.stderr).toContain("/sbin/init is not executable");
+  });
+});
+
+describe("install-bin", () => {
+  it("replaces the four entries by rename, leaves the rest of /bin alone, and refuses a system that lacks a program", async () => {
+    const { execa } = await import("execa");
+    const { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } = await import("node:fs");
+    const dir = mkdtempSync("/tmp/nixos-wsl-init-test-");
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const system = `${dir}/system`;
+    mkdirSync(`${system}/sw/bin`, { recursive: true });
+    mkdirSync(`${dir}/root/bin`, { recursive: true });
+    for (const tool of ["bash", "true", "mount", "login"]) symlinkSync(`/usr/bin/${tool}`, `${system}/sw/bin/${tool}`);
+    writeFileSync(`${dir}/root/bin/other`, "mine\n");
+    writeFileSync(`${dir}/root/bin/sh`, "old\n");
+    const oldInode = lstatSync(`${dir}/root/bin/sh`).ino;
+    const binary = requireBinary();
+    const run = (...args: string[]) => execa("bash", ["-c", 'exec -a nixos-wsl-init "$0" install-bin "$@"', binary, ...args], { reject: false });
+
+    const first = await run("--system", system, "--root", `${dir}/root`);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toBe(`install-bin: /bin/sh, /bin/mount, /bin/true, /bin/login now point into ${system}`);
+    expect(lstatSync(`${dir}/root/bin/sh`).ino).not.toBe(oldInode);
+    expect(readFileSync(`${dir}/root/bin/sh`, "utf8")).toContain(`exec -a "$0" ${system}/sw/bin/bash "$@"`);
+    expect(readlinkSync(`${dir}/root/bin/true`)).toBe(`${system}/sw/bin/true`);
+    expect(readFileSync(`${dir}/root/bin/other`, "utf8")).toBe("mine\n");
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(`${dir}/root/bin`).sort()).toEqual(["login", "mount", "other", "sh", "true"]);
+    expect((await run("--system", system, "--root", `${dir}/root`)).stdout).toBe(""); // nothing to change
+
+    rmSync(`${system}/sw/bin/login`);
+    const missing = await run("--system", system, "--root", `${dir}/root`);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain(`checking the system: ${system}/sw/bin/login is missing, so /bin would point nowhere; nothing was changed`);
+    expect((await run()).exitCode).toBe(2);
+  });
+});

@@ -1,0 +1,166 @@
+// A stand-in for WSL's own init around a fake NixOS root booted in
+// systemd-nspawn (container.ts): it does what WSL does at start, in that order
+// and with that timing. The container's command is a small script that, like
+// WSL, checks that /sbin/init is executable (or boots without systemd: a plain
+// PID 1), and execs it with argv ["/sbin/init"] and only WSL's three variables.
+// From outside, through nsenter, it then runs WSL's check every 250 ms with a
+// bare FHS PATH, and starts shells the WSL way (the passwd shell, no PAM).
+import { chmodSync, existsSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { Container } from "./container.ts";
+import type { FakeRoot } from "./fakeRoot.ts";
+import { sleep } from "./proc.ts";
+
+export const FHS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** What WSL runs through popen (so /bin/sh -c) to learn whether systemd is up. */
+export const WSL_CHECK = 'systemctl is-system-running | grep -E "running|degraded"';
+export const WSL_CHECK_INTERVAL_MS = 250;
+export const HOST_VERSION = "2.6.1.0";
+/** Where the executable is bound when /sbin/init must stay a plain, non-executable file. */
+export const BINARY_ASIDE = "/nix/nixos-wsl-init";
+
+const STAND_IN = `#!/usr/bin/sh
+set -e
+mount --make-rprivate /
+umount /dev/shm
+mkdir -p /run/shm
+mount -t tmpfs -o mode=1777,nosuid,nodev wsl-shm /run/shm
+rmdir /dev/shm
+ln -s /run/shm /dev/shm
+env="container=wsl container_host_id=windows container_host_version_id=${HOST_VERSION}"
+if [ -f /sbin/init ] && [ -x /sbin/init ]; then
+  exec /usr/bin/env -i $env /sbin/init
+fi
+echo "wsl-stand-in: /sbin/init is not executable: booting without systemd"
+exec /usr/bin/env -i $env /usr/bin/sleep infinity
+`;
+
+/** The activation line that installs /bin's entries, as the NixOS module's activation does (the executable is /sbin/init here). */
+export function installBinLine(storePath: string, binary = "/sbin/init"): string {
+  return `/usr/bin/bash -c 'exec -a nixos-wsl-init "$1" install-bin --system "$2"' bash ${binary} ${storePath}`;
+}
+
+export interface WslRootOptions {
+  /** Written to /etc/set-environment (shell lines). */
+  readonly setEnvironment?: string;
+  /** /etc/wsl.conf's text, when one is wanted. */
+  readonly wslConf?: string;
+  /** /etc/nixos-wsl-init.json's object. */
+  readonly config?: object;
+  /** Where the wrapper binary is reached from the root: /sbin/init unless the binary is bound aside. */
+  readonly binary?: string;
+}
+
+/**
+ * Make a fake root what a NixOS system with this project's module looks like
+ * to WSL: the generations' sw/bin hold grep, true, mount, login and
+ * nixos-wsl-shell, and the user nixos has the wrapper as login shell (by its
+ * store path, which exists before the activation has run).
+ */
+export function prepareWslRoot(fake: FakeRoot, generations: readonly number[], options: WslRootOptions = {}): { shellPath: string } {
+  const binary = options.binary ?? "/sbin/init";
+  for (const number of generations) {
+    const sw = join(fake.root, fake.storePath(number), "sw/bin");
+    for (const tool of ["grep", "true", "mount", "login", "id"]) {
+      if (!existsSync(join(sw, tool))) symlinkSync(`/usr/bin/${tool}`, join(sw, tool));
+    }
+    symlinkSync(binary, join(sw, "nixos-wsl-shell"));
+  }
+  const newest = Math.max(...generations);
+  const shellPath = `${fake.storePath(newest)}/sw/bin/nixos-wsl-shell`;
+  writeFileSync(
+    join(fake.root, "etc/passwd"),
+    `root:x:0:0:System administrator:/root:/bin/sh\nnixos:x:1000:100::/home/nixos:${shellPath}\n`,
+  );
+  writeFileSync(join(fake.root, "etc/set-environment"), options.setEnvironment ?? "export __NIXOS_SET_ENVIRONMENT_DONE=1\n");
+  if (options.wslConf !== undefined) writeFileSync(join(fake.root, "etc/wsl.conf"), options.wslConf);
+  if (options.config !== undefined) writeFileSync(join(fake.root, "etc/nixos-wsl-init.json"), JSON.stringify(options.config));
+  return { shellPath };
+}
+
+export interface CheckOutcome {
+  /** true when WSL's check passed within the budget. */
+  readonly passed: boolean;
+  /** Milliseconds from the stand-in's start to the check that passed (or to giving up). */
+  readonly ms: number;
+  readonly checks: number;
+}
+
+export interface ShellResult {
+  readonly exitCode: number | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+export class WslStandIn {
+  private constructor(
+    readonly container: Container,
+    /** When the stand-in was started (performance.now()), WSL's clock. */
+    readonly startedAt: number,
+  ) {}
+
+  static async boot(fake: FakeRoot, options: { binaryAt?: string } = {}): Promise<WslStandIn> {
+    writeFileSync(join(fake.root, "wsl-like-init"), STAND_IN);
+    chmodSync(join(fake.root, "wsl-like-init"), 0o755);
+    const startedAt = performance.now();
+    const container = await Container.boot(fake.dir, { command: ["/wsl-like-init"], binaryAt: options.binaryAt });
+    return new WslStandIn(container, startedAt);
+  }
+
+  /** WSL's wait for systemd: the check every 250 ms until it passes or `budgetMs` have passed since the start. */
+  async waitForSystemd(budgetMs = 10_000, check = WSL_CHECK, path = FHS_PATH): Promise<CheckOutcome> {
+    let checks = 0;
+    for (;;) {
+      const tick = performance.now();
+      checks++;
+      const result = await this.container.exec(["/usr/bin/env", "-i", `PATH=${path}`, "/bin/sh", "-c", check], { timeout: 5_000 });
+      const ms = performance.now() - this.startedAt;
+      if (result.exitCode === 0) return { passed: true, ms, checks };
+      if (ms > budgetMs) return { passed: false, ms, checks };
+      await sleep(Math.max(0, WSL_CHECK_INTERVAL_MS - (performance.now() - tick)));
+    }
+  }
+
+  /** A user's shell from the container's /etc/passwd. */
+  async passwdEntry(user: string): Promise<{ uid: number; gid: number; home: string; shell: string }> {
+    const line = (await this.container.readFile("/etc/passwd")).split("\n").find((l) => l.startsWith(`${user}:`));
+    if (!line) throw new Error(`${user} is not in the container's /etc/passwd`);
+    const [, , uid, gid, , home, shell] = line.split(":");
+    return { uid: Number(uid), gid: Number(gid), home: home!, shell: shell! };
+  }
+
+  /**
+   * Start `user`'s shell as WSL does, without PAM: `-NAME` as argv0 for an
+   * interactive login (stdin given as `input`), or `SHELL -c CMD` for `wsl CMD`.
+   */
+  async shell(user: string, how: { command: string } | { login: true; input: string }, timeoutMs = 30_000): Promise<ShellResult> {
+    const entry = await this.passwdEntry(user);
+    const env = [`HOME=${entry.home}`, `USER=${user}`, `LOGNAME=${user}`, `SHELL=${entry.shell}`, `PATH=${FHS_PATH}`, "TERM=xterm-256color"];
+    const name = entry.shell.slice(entry.shell.lastIndexOf("/") + 1);
+    const start =
+      "command" in how ? ["/usr/bin/env", "-i", ...env, entry.shell, "-c", how.command] : ["/usr/bin/env", "-i", ...env, "/usr/bin/bash", "-c", `cd; exec -a -${name} "$0"`, entry.shell];
+    const leader = await this.container.leader();
+    const started = performance.now();
+    const result = await execa("nsenter", ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", `--setuid=${entry.uid}`, `--setgid=${entry.gid}`, "--", ...start], {
+      reject: false,
+      timeout: timeoutMs,
+      input: "input" in how ? how.input : "",
+    });
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, ms: performance.now() - started };
+  }
+
+  /** `nixos-wsl-init status` inside, under the name a person uses. */
+  status(binary = "/sbin/init", ...args: string[]) {
+    return this.container.exec(["/usr/bin/bash", "-c", 'exec -a nixos-wsl-init "$0" status "$@"', binary, ...args]);
+  }
+
+  kmsg(): string {
+    return this.container.kmsg();
+  }
+
+  stop(): Promise<void> {
+    return this.container.stop();
+  }
+}
