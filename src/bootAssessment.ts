@@ -56,10 +56,14 @@ function withRecord(state: BootState, storePath: string, record: GenerationRecor
   return { ...state, generations: Object.fromEntries(entries) };
 }
 
-/** One more start of a generation. A blessed one stays blessed: counting only matters until the first good boot. */
+/**
+ * One more start of a generation. A blessed one stays blessed, and its state
+ * is returned as it was (the same object): counting only matters until the
+ * first good boot, and a state that did not change need not be written.
+ */
 export function countStart(state: BootState, storePath: string): BootState {
   const record = recordOf(state, storePath);
-  return withRecord(state, storePath, record.blessed ? record : { tries: record.tries + 1, blessed: false });
+  return record.blessed ? state : withRecord(state, storePath, { tries: record.tries + 1, blessed: false });
 }
 
 /** The generation booted well: good from now on. */

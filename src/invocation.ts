@@ -99,13 +99,15 @@ One executable, several roles, chosen by the name it is started under:
 
 Usage: nixos-wsl-init COMMAND [ARGS...]
   shim [ARGS...]         run the native shim (only as PID 1); ARGS go to systemd
-  status [--json]        how this system booted (/run/nixos-wsl: boot.json, or legacy.json)
+  status [--json]        how this system booted (/run/nixos-wsl: boot.json, or legacy.json);
+                         in legacy mode its exit code is systemd's state (status --help)
   legacy [-c CMD]        run the legacy-mode login shell
+  legacy --shutdown      stop legacy mode's systemd cleanly; the next shell starts a new one
   recovery [OPTIONS]     run nixos-wsl-recovery (see 'nixos-wsl-init recovery --help')
   install-recovery DEST  write a copy of this executable that runs without /nix
   tarball ROOT OUT.wsl   pack a prepared NixOS root into a .wsl image for 'wsl --import'
                          (see 'nixos-wsl-init tarball --help')
-  bless                  mark the running generation good (boot counting; run by a unit)
+  bless                  mark the generation that booted good (boot counting; run by a unit)
   boot-once N            boot generation N at the next start only
   install-bin --system PATH
                          write /bin/sh, /bin/mount, /bin/true, /bin/login for WSL (activation)

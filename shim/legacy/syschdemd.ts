@@ -250,7 +250,7 @@ async function startSystemd(
     );
   }
   try {
-    writeBootState("/", choice.state);
+    if (choice.state !== assessed.state) writeBootState("/", choice.state);
   } catch (error) {
     say(`warning: could not count this start in ${BOOT_STATE} (${(error as Error).message}); starting without boot counting`);
   }

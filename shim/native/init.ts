@@ -72,7 +72,9 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   step(`binding ${NIX_STORE} read-only`, bindStoreReadOnly);
 
   // This start is counted while the activation runs: recorded, synced, before systemd starts.
+  // The start of a generation already marked good changes nothing, and writes nothing.
   const countThisStart = () => {
+    if (decision.state === assessed.state) return;
     try {
       writeBootState("/", decision.state);
     } catch (error) {
