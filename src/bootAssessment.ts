@@ -40,7 +40,8 @@ export interface BootFacts {
 }
 
 export type BootDecision =
-  | { readonly kind: "default"; readonly generation: Generation; readonly state: BootState }
+  /** `notes`: what the decision passed over on the way (a skipped one-time boot, a fallback with nowhere to go). */
+  | { readonly kind: "default"; readonly generation: Generation; readonly state: BootState; readonly notes: readonly string[] }
   | { readonly kind: "once"; readonly generation: Generation; readonly state: BootState }
   | { readonly kind: "fallback"; readonly generation: Generation; readonly reason: string; readonly state: BootState }
   | { readonly kind: "none"; readonly reasons: readonly string[]; readonly state: BootState };
@@ -119,7 +120,7 @@ export function decideBoot(facts: BootFacts, stateBefore: BootState, attempts: n
   if (usable(profile)) {
     const record = recordOf(state, profile.generation.storePath);
     if (attempts === 0 || record.blessed || record.tries < attempts) {
-      return { kind: "default", generation: profile.generation, state: countStart(state, profile.generation.storePath) };
+      return { kind: "default", generation: profile.generation, state: countStart(state, profile.generation.storePath), notes: reasons };
     }
     reasons.push(
       `${describe(profile.generation)} was started ${record.tries} times without being marked good (it never reached the point where nixos-wsl-init bless runs)`,
@@ -133,7 +134,10 @@ export function decideBoot(facts: BootFacts, stateBefore: BootState, attempts: n
   const fallback = olderChoice(facts, state, reasons);
   if (fallback !== null) return { kind: "fallback", generation: fallback, reason, state: countStart(state, fallback.storePath) };
   // Nothing older can boot: a default that failed to be marked good is still better than no boot at all.
-  if (usable(profile)) return { kind: "default", generation: profile.generation, state: countStart(state, profile.generation.storePath) };
+  if (usable(profile)) {
+    const notes = [...reasons, `no older generation can boot instead, so ${describe(profile.generation)} boots again`];
+    return { kind: "default", generation: profile.generation, state: countStart(state, profile.generation.storePath), notes };
+  }
   return { kind: "none", reasons, state };
 }
 

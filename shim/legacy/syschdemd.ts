@@ -242,6 +242,7 @@ async function startSystemd(
     throw new StepError("choosing the generation to boot", `no bootable NixOS generation:\n${choice.reasons.map((r) => `  - ${r}`).join("\n")}`, REPAIR_FROM_WINDOWS);
   }
   const { generation } = choice;
+  if (choice.kind === "default") for (const note of choice.notes) say(`warning: ${note}`);
   if (choice.kind === "once") say(`starting ${generation.link} this once, as asked (--boot-once)`);
   if (choice.kind === "fallback") {
     say(

@@ -49,6 +49,7 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   }
   const { generation } = decision;
   const fallbackReason = decision.kind === "fallback" ? decision.reason : null;
+  if (decision.kind === "default") for (const note of decision.notes) log.warn(note);
   if (decision.kind === "once") log.info(`booting ${generation.link} this once, as asked (--boot-once); the next start boots the default again`);
   if (fallbackReason !== null) {
     log.error(`the default generation is not booted: ${fallbackReason}`);

@@ -67,6 +67,18 @@ describe("the boot decision", () => {
     const before: BootState = { ...state({}), bootOnce: { link: gen(1).link, storePath: "/nix/store/old" } };
     const decision = decideBoot(facts([ok(3), ok(1)]), before, 2);
     expect(decision).toMatchObject({ kind: "default", generation: { number: 3 } });
+    if (decision.kind === "default") {
+      expect(decision.notes).toEqual([`the one-time boot of ${gen(1).link} was skipped: it now points at /nix/store/g1, not /nix/store/old`]);
+    }
+  });
+
+  it("says why a default that ran out of attempts boots again when nothing older can", () => {
+    const decision = decideBoot(facts([ok(3), broken(2)]), state({ 3: { tries: 2, blessed: false } }), 2);
+    expect(decision.kind).toBe("default");
+    if (decision.kind === "default") {
+      expect(decision.notes.at(-1)).toBe("no older generation can boot instead, so generation 3 boots again");
+      expect(decision.notes[0]).toContain("generation 3 was started 2 times without being marked good");
+    }
   });
 
   it("says none when nothing can boot", () => {
