@@ -2,8 +2,9 @@
 // inside a root ("/" when booting, the distro mount when recovering). Written
 // atomically and synced (a new file renamed over the old one), so a start
 // killed at any moment leaves the old state or the new one, never half of one.
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { replaceAtomically } from "./atomicFile.ts";
 import { type BootState, EMPTY_BOOT_STATE, parseBootState, setBootOnce } from "./bootAssessment.ts";
 import type { Generation } from "./generations.ts";
 import { hostPathToCreate, RootPathError } from "./rootPath.ts";
@@ -33,25 +34,8 @@ export function readBootState(root: string): { readonly state: BootState; readon
  */
 export function writeBootState(root: string, state: BootState): void {
   const path = hostPathToCreate(root, BOOT_STATE);
-  const directory = dirname(path);
-  mkdirSync(directory, { recursive: true, mode: 0o755 });
-  // One writer at a time per process; a leftover from a killed writer is simply overwritten.
-  const temporary = `${path}.new-${process.pid}`;
-  const file = openSync(temporary, "w", 0o644);
-  try {
-    writeSync(file, `${JSON.stringify(state)}\n`);
-    fdatasyncSync(file);
-  } finally {
-    closeSync(file);
-  }
-  renameSync(temporary, path);
-  // The rename itself is durable only once the directory is synced.
-  const fd = openSync(directory, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  replaceAtomically(path, (temporary) => writeFileSync(temporary, `${JSON.stringify(state)}\n`, { mode: 0o644 }), { durable: true });
 }
 
 /** Make the next start of a root boot `generation` once. Returns a warning about the old state, if any; throws when the disk refuses. */

@@ -5,7 +5,8 @@
 // The record is written whole or not at all (a temporary file renamed over
 // it), and read with its shape checked: a damaged record is reported as
 // such, never taken for "no systemd".
-import { chmodSync, ftruncateSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, ftruncateSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { replaceAtomically } from "../../src/atomicFile.ts";
 import { STATE_DIR } from "../../src/paths.ts";
 import { errorCode } from "../../src/stepError.ts";
 
@@ -118,13 +119,6 @@ export function isAlive(state: LegacyState): boolean {
 }
 
 /** Replace `path` by what `make` creates at a temporary name: readers see the old or the new, never half. */
-function replaceAtomically(path: string, make: (temporary: string) => void): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  rmSync(temporary, { force: true });
-  make(temporary);
-  renameSync(temporary, path);
-}
-
 export function writeState(state: LegacyState): void {
   mkdirSync(NAMESPACE_DIR, { recursive: true, mode: 0o700 });
   for (const ns of NAMESPACES) {

@@ -4,7 +4,8 @@
 // then renamed over it). Everything else in /bin is left alone. The NixOS
 // module's activation runs it for the system being activated.
 import { parseArgs } from "@pkgjs/parseargs";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { replaceAtomically } from "../../src/atomicFile.ts";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../../src/exitCodes.ts";
 
@@ -109,13 +110,9 @@ export function installBin(systemArg: string, root = "/"): string[] {
 
 /** Write the new entry beside the old one, then rename it over it: a reader sees the old or the new, never none. */
 function replace(bin: string, name: string, write: (temporary: string) => void): void {
-  const temporary = join(bin, `.${name}.install-bin-${process.pid}`);
   try {
-    rmSync(temporary, { force: true });
-    write(temporary);
-    renameSync(temporary, join(bin, name));
+    replaceAtomically(join(bin, name), write);
   } catch (error) {
-    rmSync(temporary, { force: true });
     throw new InstallError(`writing /bin/${name}: ${(error as Error).message}; the old /bin/${name} is unchanged. Check that /bin is a writable directory and /bin/${name} not a directory`);
   }
 }
