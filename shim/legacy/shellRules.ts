@@ -57,7 +57,8 @@ export function shellEnv(
     if (value !== undefined && !["HOME", "LOGNAME", "SHELL", "USER"].includes(key)) env[key] = value;
   }
   const entries = (callerEnv.PATH ?? "").split(":").filter(Boolean);
-  const isWindows = (entry: string) => entry.startsWith(automountRoot);
+  // A Windows drive is a one-letter directory under the automount root (/mnt/c/…); with a root of "/" (/c/…) nothing else may count.
+  const isWindows = (entry: string) => entry.startsWith(automountRoot) && /^[a-zA-Z](\/|$)/.test(entry.slice(automountRoot.length));
   env.PATH = entries.filter((entry) => !isWindows(entry)).join(":");
   const windows = entries.filter(isWindows);
   if (windows.length > 0) env.WSLPATH = windows.join(":");

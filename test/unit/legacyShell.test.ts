@@ -58,6 +58,13 @@ describe("the user's shell", () => {
     expect(shellEnv({ PATH: "/bin" }, alice, alice.shell, "/mnt/")).not.toHaveProperty("WSLPATH");
   });
 
+  it("takes only drive-letter directories for Windows', so an automount root of / keeps the Linux PATH", () => {
+    const env = shellEnv({ PATH: "/usr/bin:/c/Windows:/bin:/mnt/wsl/x:/d" }, alice, alice.shell, "/");
+    expect(env.PATH).toBe("/usr/bin:/bin:/mnt/wsl/x");
+    expect(env.WSLPATH).toBe("/c/Windows:/d");
+    expect(shellEnv({ PATH: "/mnt/wslg/bin:/mnt/c/x" }, alice, alice.shell, "/mnt/")).toMatchObject({ PATH: "/mnt/wslg/bin", WSLPATH: "/mnt/c/x" });
+  });
+
   it("keeps the working directory unless it is /root and the user may not enter it", () => {
     expect(workingDirectory("/srv/project", alice, false)).toBe("/srv/project");
     expect(workingDirectory("/root", alice, false)).toBe("/home/alice");
