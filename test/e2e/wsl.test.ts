@@ -17,8 +17,8 @@ const storePath = (n: number) => `/nix/store/${storeName(n)}`;
 /** The activation of generation 1, which installs /bin's entries and then runs `extra`. */
 const activation = (extra = "") => `${installBinLine(storePath(1))}\n${extra}`;
 
-async function bootLikeWsl(generation: FakeGeneration, options: WslRootOptions = {}, binaryAt?: string) {
-  const fake = makeFakeRoot({ generations: [generation] });
+async function bootLikeWsl(generation: FakeGeneration, options: WslRootOptions = {}, binaryAt?: string, pam = false) {
+  const fake = makeFakeRoot({ generations: [generation], pam });
   cleanups.push(() => fake.remove());
   const { shellPath } = prepareWslRoot(fake, [generation.number], { setEnvironment: SET_ENVIRONMENT, ...options });
   const wsl = await WslStandIn.boot(fake, { binaryAt });
@@ -58,6 +58,43 @@ describe("native boot driven like WSL", () => {
     expect(status.stdout).toMatch(/^Budget: +shim \d+ ms, activation \d+(\.\d)? m?s, systemd \d+(\.\d)? m?s: \d+(\.\d)? m?s of the 10 s WSL waits$/m);
     expect(wsl.kmsg()).toMatch(/^<6>nixos-wsl-init: WSL waits up to 10\.0 s for systemd/m);
   });
+
+  it("starts the user session as WSL does: /bin/login -f with PAM gets logind a session and user@1000 goes active", async () => {
+    const { fake, wsl } = await bootLikeWsl({ number: 1, activate: activation() }, {}, undefined, true);
+    const check = await wsl.waitForSystemd();
+    expect(check.passed, `WSL's check did not pass within 10 s:\n${wsl.kmsg()}`).toBe(true);
+    expect((await wsl.container.exec(["readlink", "/bin/login"])).stdout).toBe(`${fake.storePath(1)}/sw/bin/login`);
+
+    const session = await wsl.startUserSession("nixos");
+    const why = async () =>
+      `login's terminal:\n${wsl.loginTranscript()}\nuser@1000: ${session.state}\n` +
+      (await wsl.container.exec(["journalctl", "-b", "--no-pager", "-n", "80", "-o", "short-monotonic"])).stdout;
+    expect(session.active, await why()).toBe(true);
+    expect(session.state).toBe("active");
+    expect(session.ms).toBeLessThan(10_000);
+
+    // logind has the login's session, on its terminal, for nixos; the user manager runs as nixos.
+    const sessions = await wsl.container.exec(["loginctl", "list-sessions", "--no-legend"]);
+    expect(sessions.stdout).toMatch(/^\s*\S+\s+1000\s+nixos\b.*pts\/\d+/m);
+    const user = await wsl.container.exec(["loginctl", "show-user", "nixos", "-p", "State", "-p", "RuntimePath"]);
+    expect(user.stdout).toMatch(/^State=(active|online)$/m);
+    expect(user.stdout).toMatch(/^RuntimePath=\/run\/user\/1000$/m);
+    const manager = await wsl.container.exec(["systemctl", "show", "user@1000", "-p", "MainPID", "--value"]);
+    expect((await wsl.container.exec(["ps", "-o", "user=,args=", "-p", manager.stdout.trim()])).stdout).toMatch(/^nixos\s+.*systemd --user/);
+    // WSL keeps the login alive: its process is still there, holding the session.
+    expect((await wsl.container.exec(["pgrep", "-u", "root", "-x", "login"])).exitCode).toBe(0);
+  }, 60_000);
+
+  it("without pam_systemd, login -f opens no logind session and the stand-in reports the user session as failed", async () => {
+    const { wsl } = await bootLikeWsl({ number: 1, activate: activation() }, {}, undefined, true);
+    expect((await wsl.waitForSystemd()).passed).toBe(true);
+    expect((await wsl.container.exec(["sed", "-i", "/pam_systemd/d", "/etc/pam.d/common-session"])).exitCode).toBe(0);
+    const session = await wsl.startUserSession("nixos", 2_000); // where WSL says "Failed to start the systemd user session"
+    expect(session.active).toBe(false);
+    expect(session.state).toBe("inactive");
+    expect(session.checks).toBeGreaterThanOrEqual(7);
+    expect((await wsl.container.exec(["loginctl", "list-sessions", "--no-legend"])).stdout.trim()).toBe("");
+  }, 60_000);
 
   it("a shell started during a 5 s activation waits for it, then runs with the NixOS environment", async () => {
     const extra = `rm -f /run/current-system; sleep 5; ln -sfn ${storePath(1)} /run/current-system`;

@@ -22,6 +22,13 @@ export interface FakeRootOptions {
   readonly generations: readonly FakeGeneration[];
   /** The generation the system profile points at; the newest when not given. */
   readonly defaultGeneration?: number;
+  /**
+   * true adds what `/bin/login -f USER` needs to open a logind session and
+   * start the user's systemd (user@UID): /etc/pam.d (login, common-*, with the
+   * host's pam_unix.so and pam_systemd.so from Debian's libpam-systemd),
+   * /etc/shadow, and the messagebus user the system dbus runs as. Off by default.
+   */
+  readonly pam?: boolean;
 }
 
 export interface FakeRoot {
@@ -89,6 +96,7 @@ export function makeFakeRoot(options: FakeRootOptions, parent = tmpdir()): FakeR
   mkdirSync(join(root, "home/nixos"), { recursive: true });
   chownSync(join(root, "home/nixos"), 1000, 100);
   chmodSync(join(root, "root"), 0o700);
+  if (options.pam) addPam(root);
 
   const storePath = (number: number): string => `/nix/store/${storeName(number)}`;
   for (const generation of options.generations) addGeneration(root, generation, storePath(generation.number));
@@ -125,4 +133,35 @@ function addGeneration(root: string, generation: FakeGeneration, storePath: stri
   symlinkSync(storePath, link);
   const created = generation.created ?? new Date(Date.UTC(2026, 0, generation.number));
   lutimesSync(link, created, created);
+}
+
+/**
+ * PAM for `login` and for the user manager (the host's
+ * /usr/lib/pam.d/systemd-user includes common-account and
+ * common-session-noninteractive from here), as Debian has them, less what a
+ * container cannot do or a test does not need (lastlog, motd, mail, SELinux).
+ * The system dbus and logind come from the host's /usr and are pulled in by
+ * its multi-user.target and sockets.target.
+ */
+function addPam(root: string): void {
+  const pam = join(root, "etc/pam.d");
+  mkdirSync(pam, { recursive: true });
+  const files: Record<string, string> = {
+    "common-auth": "auth    [success=1 default=ignore] pam_unix.so nullok\nauth    requisite pam_deny.so\nauth    required pam_permit.so\n",
+    "common-account": "account [success=1 new_authtok_reqd=done default=ignore] pam_unix.so\naccount requisite pam_deny.so\naccount required pam_permit.so\n",
+    "common-password": "password [success=1 default=ignore] pam_unix.so obscure yescrypt\npassword requisite pam_deny.so\npassword required pam_permit.so\n",
+    "common-session": "session [default=1] pam_permit.so\nsession requisite pam_deny.so\nsession required pam_permit.so\nsession required pam_unix.so\nsession optional pam_systemd.so\n",
+    "common-session-noninteractive": "session [default=1] pam_permit.so\nsession requisite pam_deny.so\nsession required pam_permit.so\nsession required pam_unix.so\n",
+    login: "#%PAM-1.0\nauth requisite pam_nologin.so\n@include common-auth\n@include common-account\nsession required pam_loginuid.so\nsession required pam_limits.so\nsession optional pam_keyinit.so force revoke\n@include common-session\n@include common-password\n",
+    other: "#%PAM-1.0\nauth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n",
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(pam, name), text);
+  // pam_limits (in login and in the host's /usr/lib/pam.d/systemd-user) fails the session without it.
+  mkdirSync(join(root, "etc/security"), { recursive: true });
+  writeFileSync(join(root, "etc/security/limits.conf"), "");
+  // No passwords: `login -f` does not ask for one.
+  writeFileSync(join(root, "etc/shadow"), "root:*:20000:0:99999:7:::\nnixos:*:20000:0:99999:7:::\nmessagebus:*:20000:0:99999:7:::\n", { mode: 0o640 });
+  writeFileSync(join(root, "etc/passwd"), "messagebus:x:101:101::/nonexistent:/usr/sbin/nologin\n", { flag: "a" });
+  writeFileSync(join(root, "etc/group"), "messagebus:x:101:\n", { flag: "a" });
+  writeFileSync(join(root, "etc/login.defs"), "LOGIN_TIMEOUT 60\nENV_PATH PATH=/run/current-system/sw/bin:/usr/bin:/bin\n");
 }

@@ -4,10 +4,12 @@
 // WSL, checks that /sbin/init is executable (or boots without systemd: a plain
 // PID 1), and execs it with argv ["/sbin/init"] and only WSL's three variables.
 // From outside, through nsenter, it then runs WSL's check every 250 ms with a
-// bare FHS PATH, and starts shells the WSL way (the passwd shell, no PAM).
-import { chmodSync, existsSync, symlinkSync, writeFileSync } from "node:fs";
+// bare FHS PATH, starts the default user's session as WSL does (a kept-alive
+// `/bin/login -f USER`, then `systemctl is-active user@UID` every 250 ms), and
+// starts shells the WSL way (the passwd shell, no PAM).
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { execa, type ResultPromise } from "execa";
 import { Container } from "./container.ts";
 import type { FakeRoot } from "./fakeRoot.ts";
 import { sleep } from "./proc.ts";
@@ -69,9 +71,13 @@ export function prepareWslRoot(fake: FakeRoot, generations: readonly number[], o
   }
   const newest = Math.max(...generations);
   const shellPath = `${fake.storePath(newest)}/sw/bin/nixos-wsl-shell`;
+  // root and nixos as the module makes them; other users (messagebus, with PAM) stay.
+  const others = readFileSync(join(fake.root, "etc/passwd"), "utf8")
+    .split("\n")
+    .filter((line) => line !== "" && !/^(root|nixos):/.test(line));
   writeFileSync(
     join(fake.root, "etc/passwd"),
-    `root:x:0:0:System administrator:/root:/bin/sh\nnixos:x:1000:100::/home/nixos:${shellPath}\n`,
+    `root:x:0:0:System administrator:/root:/bin/sh\nnixos:x:1000:100::/home/nixos:${shellPath}\n${others.map((line) => `${line}\n`).join("")}`,
   );
   writeFileSync(join(fake.root, "etc/set-environment"), options.setEnvironment ?? "export __NIXOS_SET_ENVIRONMENT_DONE=1\n");
   if (options.wslConf !== undefined) writeFileSync(join(fake.root, "etc/wsl.conf"), options.wslConf);
@@ -87,6 +93,16 @@ export interface CheckOutcome {
   readonly checks: number;
 }
 
+export interface UserSessionOutcome {
+  /** true when `systemctl is-active user@UID` said active within the budget. */
+  readonly active: boolean;
+  /** Milliseconds from forking `/bin/login -f` to the check that passed (or to giving up). */
+  readonly ms: number;
+  readonly checks: number;
+  /** What the last `systemctl is-active user@UID` printed. */
+  readonly state: string;
+}
+
 export interface ShellResult {
   readonly exitCode: number | undefined;
   readonly stdout: string;
@@ -95,6 +111,10 @@ export interface ShellResult {
 }
 
 export class WslStandIn {
+  /** The kept-alive `/bin/login -f USER` (nsenter, then script holding its pty), once started. */
+  private login: ResultPromise | null = null;
+  private loginOutput = "";
+
   private constructor(
     readonly container: Container,
     /** When the stand-in was started (performance.now()), WSL's clock. */
@@ -121,6 +141,45 @@ export class WslStandIn {
       if (ms > budgetMs) return { passed: false, ms, checks };
       await sleep(Math.max(0, WSL_CHECK_INTERVAL_MS - (performance.now() - tick)));
     }
+  }
+
+  /**
+   * WSL's start of the default user's session, after its /bin/sh check: it
+   * forks `/bin/login -f USER` and keeps it alive (here under `script`, which
+   * gives login the terminal it insists on, inside the container's
+   * namespaces), then runs `systemctl is-active user@UID` every 250 ms until it
+   * succeeds or `budgetMs` have passed since the fork. When it fails, WSL tells
+   * the user "Failed to start the systemd user session".
+   */
+  async startUserSession(user = "nixos", budgetMs = 10_000): Promise<UserSessionOutcome> {
+    if (this.login) throw new Error("the user session was started already");
+    const { uid } = await this.passwdEntry(user);
+    const leader = await this.container.leader();
+    const forked = performance.now();
+    this.login = execa(
+      "nsenter",
+      ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", "--", "/usr/bin/env", "-i", `PATH=${FHS_PATH}`, "TERM=xterm-256color", "SHELL=/bin/sh", "/usr/bin/script", "-qfec", `exec /bin/login -f ${user}`, "/dev/null"],
+      { reject: false, all: true, stdin: "pipe" }, // stdin stays open: the session's shell waits on it, as WSL's does
+    );
+    this.login.all?.on("data", (chunk: Buffer) => {
+      this.loginOutput += chunk.toString();
+    });
+    let checks = 0;
+    for (;;) {
+      const tick = performance.now();
+      checks++;
+      const result = await this.container.exec(["/usr/bin/env", "-i", `PATH=${FHS_PATH}`, "systemctl", "is-active", `user@${uid}`], { timeout: 5_000 });
+      const ms = performance.now() - forked;
+      const state = result.stdout.trim();
+      if (result.exitCode === 0) return { active: true, ms, checks, state };
+      if (ms > budgetMs) return { active: false, ms, checks, state };
+      await sleep(Math.max(0, WSL_CHECK_INTERVAL_MS - (performance.now() - tick)));
+    }
+  }
+
+  /** What the kept-alive login wrote to its terminal so far (and nsenter's own errors). */
+  loginTranscript(): string {
+    return this.loginOutput;
   }
 
   /** A user's shell from the container's /etc/passwd. */
@@ -160,7 +219,12 @@ export class WslStandIn {
     return this.container.kmsg();
   }
 
-  stop(): Promise<void> {
-    return this.container.stop();
+  async stop(): Promise<void> {
+    await this.container.stop();
+    // The container's end takes login with it; nsenter, outside it, is stopped by its PID.
+    if (this.login) {
+      this.login.kill("SIGKILL");
+      await this.login;
+    }
   }
 }
