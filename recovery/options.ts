@@ -1,5 +1,6 @@
 // The command line of nixos-wsl-recovery, parsed with yargs into one request.
 import yargs from "yargs";
+import { helpText, UsageError, withHouseRules } from "../src/cliParser.ts";
 import { SYSTEM_DISTRO_MOUNT, SYSTEM_PROFILE } from "../src/paths.ts";
 
 /** Which generation a request names. */
@@ -22,9 +23,6 @@ export type RecoveryRequest =
       readonly silent: boolean;
     };
 
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 const USAGE = `Usage:
   nixos-wsl-recovery [--root DIR] [--system PATH | --generation N | --previous]
@@ -48,7 +46,8 @@ broken activation does not count); 2 bad usage; 3 refused (not root, or run insi
 NixOS instead of the system distribution); 126 the root is not a NixOS installation.`;
 
 function parser(args: readonly string[]) {
-  return yargs([...args])
+  return withHouseRules(
+    yargs([...args])
     .scriptName("nixos-wsl-recovery")
     .usage(USAGE)
     .epilogue(EPILOGUE)
@@ -68,26 +67,14 @@ function parser(args: readonly string[]) {
     .conflicts("list", ["rollback", "boot-once", "command", "silent", "system", "generation", "previous"])
     .conflicts("rollback", ["boot-once", "command", "silent"])
     .conflicts("boot-once", ["command", "silent"])
-    .help(false)
-    .version(false)
-    .option("help", { alias: "h", type: "boolean", describe: "show this help" })
-    .strictOptions()
-    .exitProcess(false)
-    .wrap(null)
-    .fail((message, error) => {
-      throw new UsageError(message ?? error?.message ?? "invalid arguments");
-    });
+  );
 }
 
 export function parseRecoveryArgs(args: readonly string[]): RecoveryRequest {
   const y = parser(args);
   const argv = y.parseSync();
   if (argv.help) {
-    let text = "";
-    y.showHelp((output: string) => {
-      text = output;
-    });
-    return { action: "help", text };
+    return { action: "help", text: helpText(y) };
   }
   const rest = ((argv["--"] as (string | number)[] | undefined) ?? []).map(String);
   const positional = argv._.map(String);

@@ -1,5 +1,6 @@
 // The command line of `nixos-wsl-init tarball`, parsed with yargs into one request.
 import yargs from "yargs";
+import { helpText, UsageError, withHouseRules } from "../../src/cliParser.ts";
 import type { ChownRule } from "./owners.ts";
 
 export type TarballRequest =
@@ -18,9 +19,6 @@ export type TarballRequest =
       readonly mtime: number;
     };
 
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 export const DEFAULT_NAME = "NixOS";
 export const DEFAULT_MTIME = 1;
@@ -55,7 +53,8 @@ directory, a full disk, ...); 2 bad usage; 126 ROOT is not a NixOS root (no
 etc/NIXOS); 130 or 143 interrupted by SIGINT or SIGTERM (nothing written).`;
 
 function parser(args: readonly string[]) {
-  return yargs([...args])
+  return withHouseRules(
+    yargs([...args])
     .scriptName("nixos-wsl-init tarball")
     .usage(USAGE)
     .epilogue(EPILOGUE)
@@ -65,15 +64,7 @@ function parser(args: readonly string[]) {
     .option("chown", { type: "string", nargs: 2, describe: "PATH UID:GID: set the owner of PATH in the image, recursively (repeatable)" })
     .option("forbid", { type: "string", describe: "a personal identifier that must appear nowhere searched (repeatable)", requiresArg: true })
     .option("allow-findings", { type: "boolean", describe: "pack even when the check finds something (the findings are still printed)" })
-    .help(false)
-    .version(false)
-    .option("help", { alias: "h", type: "boolean", describe: "show this help" })
-    .strictOptions()
-    .exitProcess(false)
-    .wrap(null)
-    .fail((message, error) => {
-      throw new UsageError(message ?? error?.message ?? "invalid arguments");
-    });
+  );
 }
 
 function list(value: unknown): string[] {
@@ -92,11 +83,7 @@ export function parseTarballArgs(args: readonly string[], env: NodeJS.ProcessEnv
   const y = parser(args);
   const argv = y.parseSync();
   if (argv.help) {
-    let text = "";
-    y.showHelp((output: string) => {
-      text = output;
-    });
-    return { action: "help", text };
+    return { action: "help", text: helpText(y) };
   }
   const positional = argv._.map(String);
   if (positional.length !== 2) {
