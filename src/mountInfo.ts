@@ -44,6 +44,29 @@ export function readMountInfo(pid: number | "self" = "self"): MountEntry[] {
   return parseMountInfo(readFileSync(`/proc/${pid}/mountinfo`, "utf8"));
 }
 
+/**
+ * The per-mount options of the mount visible at exactly `mountPoint` (as
+ * mountAt finds it), or null when nothing is mounted there. Looks at only the
+ * fields it needs, without parsing every line: it runs on PID 1's boot path,
+ * where a full parse of a cold table costs a quarter of a millisecond.
+ */
+export function mountOptionsAt(text: string, mountPoint: string): string[] | null {
+  let options: string | null = null;
+  for (const line of text.split("\n")) {
+    // ID, parent ID, major:minor, root, mount point, options: the rest of the line is not needed.
+    const fields = line.split(" ", 6);
+    if (fields.length < 6) continue;
+    const point = fields[4]!;
+    if ((point.includes("\\") ? unescape(point) : point) === mountPoint) options = fields[5]!;
+  }
+  return options === null ? null : options.split(",");
+}
+
+/** mountOptionsAt for this process's (or another's) current mounts. */
+export function readMountOptionsAt(mountPoint: string, pid: number | "self" = "self"): string[] | null {
+  return mountOptionsAt(readFileSync(`/proc/${pid}/mountinfo`, "utf8"), mountPoint);
+}
+
 /** The mount visible at exactly this path: the last one mounted there. */
 export function mountAt(mounts: readonly MountEntry[], mountPoint: string): MountEntry | undefined {
   return mounts.filter((m) => m.mountPoint === mountPoint).at(-1);

@@ -25,7 +25,7 @@ export interface NativeFigures {
 function compileFloor(outfile: string): void {
   const source = join(import.meta.dir, "floor.ts");
   // Built as the shim is (package.json's build), so that the two differ only in what the program does.
-  const flags = ["--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--minify", "--bytecode", "--format=esm"];
+  const flags = ["--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--minify", "--bytecode", "--compile-jit-policy=8", "--format=esm"];
   const result = Bun.spawnSync([process.execPath, "build", ...flags, source, "--outfile", outfile], { stdout: "ignore", stderr: "pipe" });
   if (result.exitCode !== 0) throw new Error(`compiling ${source} failed: ${result.stderr.toString()}`);
 }
