@@ -105,6 +105,9 @@ let
     inherit (cfg) defaultUser automountRoot bootAttempts;
     readinessTimeoutSeconds = cfg.legacy.readinessTimeout;
     activationTimeoutSeconds = cfg.activationTimeout;
+    inherit (cfg.legacy) loginSession;
+    # The loader on NixOS knows no libpam by name: the session opens it by its path.
+    pamLibrary = "${pkgs.pam}/lib/libpam.so.0";
   }
   # Absent means the whole start-up, as in the executable.
   // optionalAttrs (cfg.legacy.waitFor != null) { waitFor = cfg.legacy.waitFor; }
@@ -241,6 +244,19 @@ in
         unit that the target does not need no longer holds up every shell. Still
         bounded by `legacy.readinessTimeout`; a unit that fails opens the shell
         with a warning.
+      '';
+    };
+
+    legacy.loginSession = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Whether each legacy-mode shell is a logind session, opened through the
+        PAM service `nixos-wsl-init` (declared here, with `startSession`): then
+        `loginctl` lists it, `XDG_RUNTIME_DIR` is set, and `user@UID.service`
+        and `systemctl --user` work (user services, agent sockets, rootless
+        podman). The session ends with the shell. Off, shells start a few
+        milliseconds sooner, without a session.
       '';
     };
 
@@ -431,6 +447,11 @@ in
 
     (mkIf (cfg.mode == "legacy") {
       users.users.root.shell = "${cfg.package}/bin/syschdemd";
+    })
+
+    # What legacy mode opens around each shell (shim/legacy/loginSession.ts).
+    (mkIf (cfg.mode == "legacy" && cfg.legacy.loginSession) {
+      security.pam.services.nixos-wsl-init.startSession = true;
     })
 
     (mkIf wrapperCfg.enable {

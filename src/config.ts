@@ -17,6 +17,10 @@ export interface Settings {
   readonly bootAttempts: number;
   /** The unit legacy mode waits for before it opens shells (e.g. "multi-user.target"); null: the whole start (is-system-running). */
   readonly waitFor: string | null;
+  /** Whether legacy mode opens a logind session (PAM service nixos-wsl-init) around each shell. */
+  readonly loginSession: boolean;
+  /** libpam for that session: the module writes its store path; the default lets the loader find it. */
+  readonly pamLibrary: string;
 }
 
 /** The largest timeout either setting takes: an hour. Larger values are refused by the module and clamped here. */
@@ -29,6 +33,8 @@ export const DEFAULT_SETTINGS: Settings = {
   automountRoot: "/mnt/",
   bootAttempts: 2,
   waitFor: null,
+  loginSession: true,
+  pamLibrary: "libpam.so.0",
 };
 
 export class ConfigError extends Error {
@@ -76,6 +82,14 @@ export function parseSettings(text: string, source = CONFIG_FILE): Settings {
       throw wrongType("waitFor", 'a unit name such as "multi-user.target", or null');
     }
     settings.waitFor = value.waitFor;
+  }
+  if (value.loginSession !== undefined) {
+    if (typeof value.loginSession !== "boolean") throw wrongType("loginSession", "true or false");
+    settings.loginSession = value.loginSession;
+  }
+  if (value.pamLibrary !== undefined) {
+    if (typeof value.pamLibrary !== "string" || value.pamLibrary === "" || value.pamLibrary.includes("\0")) throw wrongType("pamLibrary", 'libpam\'s path, or a name such as "libpam.so.0"');
+    settings.pamLibrary = value.pamLibrary;
   }
   return settings;
 }

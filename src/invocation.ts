@@ -17,6 +17,10 @@ export type Command =
   | { readonly kind: "wsl-shell"; readonly args: readonly string[] }
   /** Internal: the process the recovery starts inside its new namespaces. */
   | { readonly kind: "recovery-inner"; readonly plan: string }
+  /** Internal: legacy mode's holder of the user's login session, inside systemd's namespaces. */
+  | { readonly kind: "login-session"; readonly request: string }
+  /** Internal: PID 1 of legacy mode's new namespaces until it becomes systemd. */
+  | { readonly kind: "systemd-pid1"; readonly request: string }
 
   | { readonly kind: "help" }
   | { readonly kind: "version" }
@@ -35,10 +39,14 @@ export function programName(argv0: string): string {
 }
 
 export const RECOVERY_INNER = "__recovery-inner";
+export const LOGIN_SESSION_INNER = "__login-session";
+export const SYSTEMD_PID1_INNER = "__systemd-pid1";
 
 export function parseInvocation(argv0: string, args: readonly string[], isPid1: boolean): Command {
   // Whatever name the executable has, its own inner process is recognised first.
   if (args.length === 2 && args[0] === RECOVERY_INNER) return { kind: "recovery-inner", plan: args[1]! };
+  if (args.length === 2 && args[0] === LOGIN_SESSION_INNER) return { kind: "login-session", request: args[1]! };
+  if (args.length === 2 && args[0] === SYSTEMD_PID1_INNER) return { kind: "systemd-pid1", request: args[1]! };
   if (programName(argv0) === "nixos-wsl-shell") return { kind: "wsl-shell", args };
   const role = ROLE_NAMES[programName(argv0)];
   if (role === "shim") {

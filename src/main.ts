@@ -23,6 +23,10 @@ async function main(): Promise<number> {
       return (await import("../recovery/cli.ts")).runRecovery(command.args);
     case "recovery-inner":
       return (await import("../recovery/enter.ts")).runRecoveryInner(command.plan);
+    case "login-session":
+      return (await import("../shim/legacy/loginSession.ts")).runLoginSession(command.request);
+    case "systemd-pid1":
+      return (await import("../shim/legacy/systemdPid1.ts")).runSystemdPid1(command.request);
     case "bless":
       return (await import("../shim/assessmentCommands.ts")).runBless(command.args);
     case "boot-once":

@@ -30,6 +30,7 @@ let
     shadow = derivation' "s-shadow-4.17";
     e2fsprogs = store "e-e2fsprogs-1.47";
     nixos-install-tools = store "i-nixos-install-tools";
+    pam = derivation' "p-linux-pam-1.7";
     # Shell packages carry their shellPath, as NixOS's do.
     bashInteractive = shellPackage "b-bash-interactive-5.3" "/bin/bash";
     zsh = shellPackage "z-zsh-5.9" "/bin/zsh";
@@ -81,6 +82,7 @@ let
     automountRoot = "/windows/";
     bootAttempts = 0;
   })).config;
+  legacyWithoutSession = (evalAlone (on { mode = "legacy"; legacy.loginSession = false; })).config;
   disabled = (eval [ ] { }).config;
 
   besideNative = (evalBeside (on { })).config;
@@ -132,6 +134,7 @@ let
     "wsl.init.enable"
     "wsl.init.image.name"
     "wsl.init.initTimeout"
+    "wsl.init.legacy.loginSession"
     "wsl.init.legacy.readinessTimeout"
     "wsl.init.legacy.waitFor"
     "wsl.init.mode"
@@ -217,6 +220,8 @@ in
         activationTimeoutSeconds = 120;
         automountRoot = "/mnt/";
         bootAttempts = 2;
+        loginSession = true;
+        pamLibrary = "${store "p-linux-pam-1.7"}/lib/libpam.so.0";
         shells.nixos = bash;
       };
     };
@@ -363,6 +368,8 @@ in
           activationTimeoutSeconds = 120;
           automountRoot = "/mnt/";
           bootAttempts = 2;
+          loginSession = true;
+          pamLibrary = "${store "p-linux-pam-1.7"}/lib/libpam.so.0";
         };
         shells = [ ];
       };
@@ -512,8 +519,24 @@ in
         activationTimeoutSeconds = 0;
         automountRoot = "/windows/";
         bootAttempts = 0;
+        loginSession = true;
+        pamLibrary = "${store "p-linux-pam-1.7"}/lib/libpam.so.0";
         shells.alice = bash;
       };
+    };
+
+    # Legacy shells are logind sessions through the module's own PAM service, unless turned off.
+    testLegacyPamService = {
+      expr = map (config: {
+        service = config.security.pam.services.nixos-wsl-init.startSession or null;
+        inherit ((settingsOf config)) loginSession;
+      }) [ legacyAlice besideLegacy legacyWithoutSession native ];
+      expected = [
+        { service = true; loginSession = true; }
+        { service = true; loginSession = true; }
+        { service = null; loginSession = false; }
+        { service = null; loginSession = true; }
+      ];
     };
 
     testLegacyRootShell = {
@@ -672,6 +695,8 @@ in
         activationTimeoutSeconds = 120;
         automountRoot = "/windows/";
         bootAttempts = 2;
+        loginSession = true;
+        pamLibrary = "${store "p-linux-pam-1.7"}/lib/libpam.so.0";
       };
     };
 

@@ -34,6 +34,18 @@ in
       default = [ ];
     };
 
+    security.pam.services = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options.startSession = mkOption {
+            type = types.bool;
+            default = false;
+          };
+        }
+      );
+      default = { };
+    };
+
     environment.systemPackages = mkOption {
       type = types.listOf types.package;
       default = [ ];

@@ -20,6 +20,12 @@ export interface LegacyCgroup {
   readonly hierarchy: string;
   /** The sub-cgroup as /proc/PID/cgroup names it (the mount's root joined with SUBGROUP). */
   readonly path: string;
+  /**
+   * On a hybrid layout (name=systemd beside cgroup2 at /sys/fs/cgroup/unified,
+   * as old WSL 2 has it), the same sub-cgroup in the unified hierarchy, which
+   * systemd uses too: its namespace is rooted there as well. Null otherwise.
+   */
+  readonly unifiedDirectory: string | null;
 }
 
 /** The hierarchy to use, from the mount table: name=systemd (v1), else cgroup2 mounted at /sys/fs/cgroup. */
@@ -28,22 +34,34 @@ export function chooseLegacyCgroup(mounts: readonly MountEntry[]): LegacyCgroup 
   const unified = mounts.find((m) => m.fsType === "cgroup2" && m.mountPoint === "/sys/fs/cgroup");
   const mount = named ?? unified;
   if (!mount) return null;
-  return { directory: `${mount.mountPoint}/${SUBGROUP}`, hierarchy: named ? "name=systemd" : "", path: posix.join(mount.root, SUBGROUP) };
+  const hybrid = named ? mounts.find((m) => m.fsType === "cgroup2" && m.mountPoint === "/sys/fs/cgroup/unified") : undefined;
+  return {
+    directory: `${mount.mountPoint}/${SUBGROUP}`,
+    hierarchy: named ? "name=systemd" : "",
+    path: posix.join(mount.root, SUBGROUP),
+    unifiedDirectory: hybrid ? `${hybrid.mountPoint}/${SUBGROUP}` : null,
+  };
+}
+
+function subCgroups(cgroup: LegacyCgroup): string[] {
+  return cgroup.unifiedDirectory === null ? [cgroup.directory] : [cgroup.directory, cgroup.unifiedDirectory];
 }
 
 export function currentLegacyCgroup(): LegacyCgroup | null {
   return chooseLegacyCgroup(readMountInfo());
 }
 
-/** Move this process (all its threads) into legacy mode's cgroup. */
+/** Move this process (all its threads) into legacy mode's cgroup (in each hierarchy systemd uses). */
 export function joinCgroup(cgroup: LegacyCgroup): void {
-  mkdirSync(cgroup.directory, { recursive: true });
-  writeFileSync(`${cgroup.directory}/cgroup.procs`, `${process.pid}\n`);
+  for (const directory of subCgroups(cgroup)) {
+    mkdirSync(directory, { recursive: true });
+    writeFileSync(`${directory}/cgroup.procs`, `${process.pid}\n`);
+  }
 }
 
 /** Move this process back to the parent of legacy mode's cgroup, out of systemd's tree. */
 export function leaveCgroup(cgroup: LegacyCgroup): void {
-  writeFileSync(`${dirname(cgroup.directory)}/cgroup.procs`, `${process.pid}\n`);
+  for (const directory of subCgroups(cgroup)) writeFileSync(`${dirname(directory)}/cgroup.procs`, `${process.pid}\n`);
 }
 
 /** Whether a /proc/PID/cgroup text puts the process in legacy mode's sub-cgroup (or below it). */
@@ -61,4 +79,21 @@ export function cgroupTextIsUnder(text: string, cgroup: LegacyCgroup): boolean {
 export function isUnderLegacyCgroup(pid: number, cgroup: LegacyCgroup): boolean {
   const text = readProcFile(`/proc/${pid}/cgroup`);
   return text !== null && cgroupTextIsUnder(text, cgroup);
+}
+
+/** A bind of a sub-cgroup over its hierarchy's mount point, made inside systemd's mount namespace. */
+export interface CgroupBind {
+  readonly source: string;
+  readonly target: string;
+}
+
+/**
+ * What systemd must see at its hierarchies' mount points. The mount made outside
+ * shows the whole hierarchy, while /proc/self/cgroup in the new cgroup
+ * namespace starts at the sub-cgroup; bound over it inside, the sub-cgroup is
+ * where both start (otherwise systemd puts its units beside the sub-cgroup,
+ * and a user manager, finding itself at "/../user.slice/…", cannot start).
+ */
+export function cgroupBinds(cgroup: LegacyCgroup): CgroupBind[] {
+  return subCgroups(cgroup).map((directory) => ({ source: directory, target: dirname(directory) }));
 }

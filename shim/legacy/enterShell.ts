@@ -1,6 +1,8 @@
-// The last step of legacy mode: this process becomes the user's shell inside
-// systemd's namespaces (through nsenter and setpriv), or, already inside,
-// just the shell. stdin, stdout, stderr and the exit code are the shell's own.
+// The last step of legacy mode: this process becomes nsenter, into systemd's
+// namespaces, where this executable again holds the user's login session
+// around the shell (loginSession.ts) and setpriv makes it the user's; or,
+// already inside, just the shell. stdin, stdout, stderr and the exit code are
+// the shell's own.
 import { realpathSync, statSync } from "node:fs";
 import type { Settings } from "../../src/config.ts";
 import { EXIT_FAILURE } from "../../src/exitCodes.ts";
@@ -11,6 +13,8 @@ import { type PasswdEntry, readGroups, readPasswd } from "./passwd.ts";
 import { canEnter, INSIDE_MARKER, realShell, shellArgv, shellEnv, workingDirectory } from "./shellRules.ts";
 import type { LegacyState } from "./state.ts";
 import { findTool } from "./tools.ts";
+import { LOGIN_SESSION_INNER } from "../../src/invocation.ts";
+import type { LoginSessionRequest } from "./loginSession.ts";
 
 function isThisProgram(path: string): boolean {
   try {
@@ -20,7 +24,7 @@ function isThisProgram(path: string): boolean {
   }
 }
 
-/** Become nsenter: into systemd's namespaces, as the user, in the working directory, running the shell. */
+/** Become nsenter: into systemd's namespaces, as the user, in the working directory, running the shell (in a login session unless turned off). */
 export function enterSystemd(state: LegacyState, settings: Settings, user: PasswdEntry, command: string | null): number {
   const step = `entering systemd's namespaces (PID ${state.pid})`;
   const nsenter = findTool("nsenter");
@@ -31,6 +35,8 @@ export function enterSystemd(state: LegacyState, settings: Settings, user: Passw
   const shell = realShell(user, isThisProgram);
   const groups = user.uid === 0 ? [] : inStep("reading the group database /etc/group", () => readGroups(), () => REPAIR_FROM_WINDOWS).filter((g) => g.members.includes(user.name)).map((g) => g.gid);
   const cwd = workingDirectory(currentDirectory(user), user, rootEnterable(user, groups));
+  const shellAsUser = [...(user.uid === 0 ? [] : [setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"]), ...shellArgv(shell, command)];
+  const request: LoginSessionRequest = { user: user.name, uid: user.uid, pamLibrary: settings.pamLibrary, argv: shellAsUser };
   const argv = [
     nsenter,
     "--target",
@@ -42,8 +48,8 @@ export function enterSystemd(state: LegacyState, settings: Settings, user: Passw
     "--root",
     `--wdns=${cwd}`,
     "--",
-    ...(user.uid === 0 ? [] : [setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"]),
-    ...shellArgv(shell, command),
+    // The executable's path is the same in systemd's mount namespace: it was made from this one.
+    ...(settings.loginSession ? [process.execPath, LOGIN_SESSION_INNER, JSON.stringify(request)] : shellAsUser),
   ];
   inStep(step, () => execve(nsenter, argv, shellEnv(process.env, user, shell, settings.automountRoot)), () => REPAIR_FROM_WINDOWS);
   return EXIT_FAILURE;

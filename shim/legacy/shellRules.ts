@@ -71,6 +71,16 @@ export function shellEnv(
   return env;
 }
 
+/** What the shell's environment keeps from legacy mode's rules whatever the login session's modules set. */
+const KEPT_FROM_RULES = ["PATH", "WSLPATH", "HOME", "LOGNAME", "USER", "SHELL", INSIDE_MARKER];
+
+/** The shell's environment inside a login session: the session's variables (XDG_RUNTIME_DIR, XDG_SESSION_ID, …) added to the rules' own. */
+export function withSessionEnv(env: Readonly<Record<string, string>>, session: Readonly<Record<string, string>>): Record<string, string> {
+  const merged = { ...env };
+  for (const [key, value] of Object.entries(session)) if (!KEPT_FROM_RULES.includes(key)) merged[key] = value;
+  return merged;
+}
+
 /** Whether `user` may enter a directory with this owner and mode (search permission). */
 export function canEnter(user: PasswdEntry, directory: Pick<Stats, "uid" | "gid" | "mode">, groups: readonly number[]): boolean {
   if (user.uid === 0) return true;

@@ -57,7 +57,11 @@ const HELP = `${USAGE}
 Legacy mode, for WSL without systemd support: root's login shell. Starts one
 systemd as PID 1 of its own namespaces (or finds the running one), then runs the
 login shell of the user named in /etc/nixos-wsl-init.json inside them, or that
-shell with -c COMMAND. Exit code, stdin and stdout are the shell's.
+shell with -c COMMAND. Exit code, stdin and stdout are the shell's. Each shell
+is a logind session (PAM service nixos-wsl-init): loginctl lists it, and
+XDG_RUNTIME_DIR and systemctl --user work; it ends with the shell. Without
+that service it says why and opens the shell anyway (loginSession = false in
+/etc/nixos-wsl-init.json, wsl.init.legacy.loginSession, turns sessions off).
 It waits for the whole start (systemctl is-system-running), or only for the
 unit named by waitFor in /etc/nixos-wsl-init.json (wsl.init.legacy.waitFor).
 State and systemd's output: /run/nixos-wsl/ (legacy.json, ns/, systemd.log).

@@ -12,7 +12,9 @@ import type { Subprocess } from "bun";
 import { RECOVERY_COMMAND, SYSTEMD_BINARY } from "../../src/paths.ts";
 import { StepError } from "../../src/stepError.ts";
 import { findTool, toolDirectories } from "./tools.ts";
-import { type LegacyCgroup, isUnderLegacyCgroup, joinCgroup, leaveCgroup } from "./cgroup.ts";
+import { cgroupBinds, type LegacyCgroup, isUnderLegacyCgroup, joinCgroup, leaveCgroup } from "./cgroup.ts";
+import { SYSTEMD_PID1_INNER } from "../../src/invocation.ts";
+import type { SystemdPid1Request } from "./systemdPid1.ts";
 import { isRunning, processStartTime, readProcFile, SYSTEMD_LOG } from "./state.ts";
 import { describeUnfinished, stopNsenter, systemctlArgv } from "./systemctl.ts";
 
@@ -128,7 +130,9 @@ export function isSame(systemd: Pick<SystemdProcess, "pid" | "startTime">): bool
   return isRunning(systemd.pid) && processStartTime(systemd.pid) === systemd.startTime;
 }
 
-function unshareArgv(tools: SystemdTools, cgroupNamespace: boolean): string[] {
+function unshareArgv(tools: SystemdTools, cgroup: LegacyCgroup | null): string[] {
+  // With a cgroup namespace, this executable runs first inside, to show systemd its cgroups as they are there.
+  const request: SystemdPid1Request | null = cgroup ? { systemd: tools.systemd, cgroupBinds: cgroupBinds(cgroup) } : null;
   return [
     tools.unshare,
     "--fork",
@@ -136,9 +140,7 @@ function unshareArgv(tools: SystemdTools, cgroupNamespace: boolean): string[] {
     "--mount",
     "--propagation=private", // systemd's mounts stay in its namespace, and WSL's never reach it
     "--mount-proc",
-    ...(cgroupNamespace ? ["--cgroup"] : []),
-    "--",
-    tools.systemd,
+    ...(request ? ["--cgroup", "--", process.execPath, SYSTEMD_PID1_INNER, JSON.stringify(request)] : ["--", tools.systemd]),
   ];
 }
 
@@ -157,7 +159,7 @@ export async function spawnSystemd(tools: SystemdTools, cgroup: LegacyCgroup | n
     const logFd = openSync(SYSTEMD_LOG, "w", 0o600);
     try {
       // detached: a session of its own, so the hangup of WSL's terminal never reaches systemd.
-      unshare = Bun.spawn(unshareArgv(tools, cgroup !== null), { stdio: ["ignore", logFd, logFd], env: {}, detached: true });
+      unshare = Bun.spawn(unshareArgv(tools, cgroup), { stdio: ["ignore", logFd, logFd], env: {}, detached: true });
     } finally {
       closeSync(logFd);
     }

@@ -60,13 +60,14 @@ const legacy = await benchLegacy(RUNS, Math.max(3, Math.round(RUNS / 3)));
 console.log(
   comparisonLine({
     name: "legacy, warm",
-    subject: "syschdemd -c true",
+    subject: "syschdemd -c true, in a logind session",
     subjectMs: legacy.warmMs,
     baseline: "nsenter + setpriv + bash -c true",
     baselineMs: legacy.directMs,
     targetMs: 30,
   }),
 );
+console.log(`  without the session (wsl.init.legacy.loginSession = false): +${(legacy.warmWithoutSessionMs - legacy.directMs).toFixed(1)} ms over the same`);
 console.log(
   comparisonLine({
     name: "legacy, cold",

@@ -1,15 +1,19 @@
 // Legacy mode's costs, in the nspawn stand-in for old WSL:
-// - warm: `syschdemd -c true` with systemd already up, next to entering the
-//   same namespaces directly (nsenter … setpriv … bash -c true);
+// - warm: `syschdemd -c true` with systemd already up, the shell in a logind
+//   session (the default), and without one (loginSession off), next to
+//   entering the same namespaces directly (nsenter … setpriv … bash -c true);
 // - cold: the first shell, from its start to the end of its command, next to
 //   systemd's own time from its start to "running" (its Userspace and Finish
 //   timestamps), read from the same boot.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { execa } from "execa";
 import { bootLegacyDistro, runLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
 import { median } from "./stats.ts";
 
 export interface LegacyFigures {
   readonly warmMs: number;
+  readonly warmWithoutSessionMs: number;
   readonly directMs: number;
   readonly coldMs: number;
   readonly systemdStartMs: number;
@@ -58,16 +62,31 @@ export async function benchLegacy(warmRuns: number, coldRuns: number): Promise<L
         ...["nsenter", "--target", String(state.pid), "--mount", "--pid", "--cgroup", "--root", "--wdns=/home/nixos", "--"],
         ...["setpriv", "--reuid=1000", "--regid=100", "--init-groups", "--", "/run/current-system/sw/bin/bash", "-c", "true"],
       ]);
+    // Each shell reads the settings afresh: the session is turned on and off between runs.
+    const sessions = (on: boolean) =>
+      writeFileSync(join(distro.fake.root, "etc/nixos-wsl-init.json"), JSON.stringify({ mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30, loginSession: on }));
     const warm: number[] = [];
+    const warmWithoutSession: number[] = [];
     const baseline: number[] = [];
     for (let i = 0; i < 3; i++) await runLoginShell(distro.container, { args: ["-c", "true"] });
     for (let i = 0; i < warmRuns; i++) {
+      sessions(true);
       const ours = await timed(() => runLoginShell(distro.container, { args: ["-c", "true"] }));
       check(ours.value, "a warm shell");
       warm.push(ours.ms);
+      sessions(false);
+      const bare = await timed(() => runLoginShell(distro.container, { args: ["-c", "true"] }));
+      check(bare.value, "a warm shell without a session");
+      warmWithoutSession.push(bare.ms);
       baseline.push((await timed(direct)).ms);
     }
-    return { warmMs: median(warm), directMs: median(baseline), coldMs: median(cold), systemdStartMs: median(systemdStart) };
+    return {
+      warmMs: median(warm),
+      warmWithoutSessionMs: median(warmWithoutSession),
+      directMs: median(baseline),
+      coldMs: median(cold),
+      systemdStartMs: median(systemdStart),
+    };
   } finally {
     await distro.container.stop();
     distro.fake.remove();

@@ -2,7 +2,7 @@
 // (WSL's init without systemd support), and the executable runs as root's
 // login shell.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootLegacyDistro, type LegacyDistro, processesNamed, runLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
+import { bootLegacyDistro, type LegacyDistro, processesNamed, runLoginShell, systemdsIn, WSL_LIKE_ENV } from "../harness/legacy.ts";
 import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
 
 describe("legacy mode: one systemd, the user's shell inside it", () => {
@@ -107,19 +107,19 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
   it("just runs the shell when already inside, never a second systemd", async () => {
     const run = await runLoginShell(distro.container, { args: ["-c", "/sbin/syschdemd -c 'echo inner $(id -un) $(cat /proc/1/comm)'"] });
     expect(run.stdout).toBe("inner nixos systemd");
-    expect(await processesNamed(distro.container, "systemd")).toHaveLength(1);
+    expect(await systemdsIn(distro.container)).toHaveLength(1);
   });
 
   it("starts a new systemd when the recorded one was killed", async () => {
     await runLoginShell(distro.container, { args: ["-c", "true"] });
-    const [before] = await processesNamed(distro.container, "systemd");
+    const [before] = await systemdsIn(distro.container);
     expect(before).toBeGreaterThan(1);
     await distro.container.exec(["kill", "-KILL", String(before)]);
     await distro.container.exec(["sh", "-c", `while [ -e /proc/${before} ] && [ "$(cut -d' ' -f3 /proc/${before}/stat)" != Z ]; do sleep 0.01; done`]);
     const run = await runLoginShell(distro.container, { args: ["-c", "systemctl is-system-running"] });
     expect(run.stderr).toContain(`the systemd recorded in /run/nixos-wsl (PID ${before}) is gone; starting a new one`);
     expect(["running", "degraded"]).toContain(run.stdout);
-    const after = await processesNamed(distro.container, "systemd");
+    const after = await systemdsIn(distro.container);
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(before);
   });
@@ -132,7 +132,7 @@ describe("legacy mode: starting", () => {
     const { container } = await boot();
     const runs = await Promise.all([1, 2].map(() => runLoginShell(container, { args: ["-c", "systemctl is-system-running"] })));
     for (const run of runs) expect(["running", "degraded"]).toContain(run.stdout);
-    expect(await processesNamed(container, "systemd")).toHaveLength(1);
+    expect(await systemdsIn(container)).toHaveLength(1);
   });
 
   it("reports a systemd that cannot start, with its output, and leaves nothing behind", async () => {
@@ -183,7 +183,7 @@ describe("legacy mode: starting", () => {
     const run = await runLoginShell(container, { uid: 1000, args: ["-c", "true"] });
     expect(run.exitCode).toBe(3);
     expect(run.stderr).toContain("must run as root: make root the WSL default user");
-    expect(await processesNamed(container, "systemd")).toEqual([]);
+    expect(await systemdsIn(container)).toEqual([]);
   });
 
   it("names an unknown default user", async () => {

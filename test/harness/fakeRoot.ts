@@ -23,8 +23,9 @@ export interface FakeRootOptions {
   /** The generation the system profile points at; the newest when not given. */
   readonly defaultGeneration?: number;
   /**
-   * true adds what `/bin/login -f USER` needs to open a logind session and
-   * start the user's systemd (user@UID): /etc/pam.d (login, common-*, with the
+   * true adds what `/bin/login -f USER` and legacy mode's shells need to open
+   * a logind session and start the user's systemd (user@UID): /etc/pam.d
+   * (login, nixos-wsl-init, common-*, with the
    * host's pam_unix.so and pam_systemd.so from Debian's libpam-systemd),
    * /etc/shadow, and the messagebus user the system dbus runs as. Off by default.
    */
@@ -153,6 +154,8 @@ function addPam(root: string): void {
     "common-session": "session [default=1] pam_permit.so\nsession requisite pam_deny.so\nsession required pam_permit.so\nsession required pam_unix.so\nsession optional pam_systemd.so\n",
     "common-session-noninteractive": "session [default=1] pam_permit.so\nsession requisite pam_deny.so\nsession required pam_permit.so\nsession required pam_unix.so\n",
     login: "#%PAM-1.0\nauth requisite pam_nologin.so\n@include common-auth\n@include common-account\nsession required pam_loginuid.so\nsession required pam_limits.so\nsession optional pam_keyinit.so force revoke\n@include common-session\n@include common-password\n",
+    // Debian's equivalent of what the NixOS module declares for legacy mode's shells (security.pam.services.nixos-wsl-init, startSession = true).
+    "nixos-wsl-init": "#%PAM-1.0\nauth sufficient pam_rootok.so\n@include common-auth\n@include common-account\nsession required pam_loginuid.so\nsession required pam_limits.so\n@include common-session\n",
     other: "#%PAM-1.0\nauth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n",
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(pam, name), text);

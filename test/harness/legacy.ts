@@ -7,15 +7,36 @@ import { execa } from "execa";
 import { Container } from "./container.ts";
 import { HOST_SYSTEMD } from "./paths.ts";
 import { childrenOf, waitFor } from "./proc.ts";
+import { descendantsOf } from "../../src/processTree.ts";
 import { type FakeGeneration, type FakeRoot, makeFakeRoot } from "./fakeRoot.ts";
+import { Terminal } from "./terminal.ts";
 
 export interface LegacyDistro {
   readonly fake: FakeRoot;
   readonly container: Container;
 }
 
-export async function bootLegacyDistro(options: { settings?: object; generations?: FakeGeneration[] } = {}): Promise<LegacyDistro> {
-  const fake = makeFakeRoot({ generations: options.generations ?? [{ number: 1 }] });
+/**
+ * Old WSL 2's cgroup layout: v1 controllers, and cgroup2 at
+ * /sys/fs/cgroup/unified, where systemd learns that a unit's processes are all
+ * gone (v1 alone tells a systemd in a nested namespace nothing: a stopping
+ * user manager would wait out its timeout). nspawn picks this hybrid layout
+ * for a root whose systemd it recognises by this file; the bind of the host's
+ * /usr then covers it.
+ */
+export function giveHybridCgroups(root: string): void {
+  mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
+  writeFileSync(join(root, "usr/lib/systemd/libsystemd-shared-252.so"), "");
+}
+
+/**
+ * `pam` (on by default) gives the root Debian's PAM, dbus and logind, so that
+ * shells get login sessions as on NixOS with the module; off, the root has no
+ * PAM service for them.
+ */
+export async function bootLegacyDistro(options: { settings?: object; generations?: FakeGeneration[]; pam?: boolean } = {}): Promise<LegacyDistro> {
+  const fake = makeFakeRoot({ generations: options.generations ?? [{ number: 1 }], pam: options.pam ?? true });
+  giveHybridCgroups(fake.root);
   writeFileSync(join(fake.root, "sbin/nixos-wsl-init"), "");
   symlinkSync("nixos-wsl-init", join(fake.root, "sbin/syschdemd"));
   // As the NixOS module sets it up: root's login shell is syschdemd.
@@ -59,25 +80,69 @@ export interface StartedShell {
   readonly result: ReturnType<typeof execa<{ reject: false; input: string; timeout: number }>>;
 }
 
-/** Start the executable inside the container as WSL would, without waiting for it. */
-export async function startLoginShell(container: Container, run: ShellRun = {}): Promise<StartedShell> {
+/** The host's command line that runs the executable inside the container as WSL would (root's login shell). */
+async function loginShellArgv(container: Container, run: ShellRun): Promise<string[]> {
   const leader = await container.leader();
   const env = Object.entries(run.env ?? WSL_LIKE_ENV).map(([key, value]) => `${key}=${value}`);
   const uid = String(run.uid ?? 0);
-  const result = execa(
+  return [
     "nsenter",
-    [
-      ...["--target", String(leader), "-m", "-u", "-i", "-n", "-p", "--root", `--wdns=${run.cwd ?? "/root"}`],
-      ...["--setuid", uid, "--setgid", uid],
-      "--",
-      ...["/usr/bin/env", "-i", ...env],
-      ...["/usr/bin/bash", "-c", 'exec -a "$0" /sbin/syschdemd "$@"', run.argv0 ?? "-syschdemd", ...(run.args ?? [])],
-    ],
-    { reject: false, input: run.input ?? "", timeout: run.timeoutMs ?? 60_000 },
-  );
+    ...["--target", String(leader), "-m", "-u", "-i", "-n", "-p", "--root", `--wdns=${run.cwd ?? "/root"}`],
+    ...["--setuid", uid, "--setgid", uid],
+    "--",
+    ...["/usr/bin/env", "-i", ...env],
+    ...["/usr/bin/bash", "-c", 'exec -a "$0" /sbin/syschdemd "$@"', run.argv0 ?? "-syschdemd", ...(run.args ?? [])],
+  ];
+}
+
+/** Start the executable inside the container as WSL would, without waiting for it. */
+export async function startLoginShell(container: Container, run: ShellRun = {}): Promise<StartedShell> {
+  const [program, ...args] = await loginShellArgv(container, run);
+  const result = execa(program!, args, { reject: false, input: run.input ?? "", timeout: run.timeoutMs ?? 60_000 });
   const shellPid = () =>
     waitFor("the shell to start", 10_000, () => childrenOf(result.pid!).find((pid) => commOf(pid) === "syschdemd"));
   return { shellPid, result };
+}
+
+/** A terminal window of the distro's own, with the login shell in it. */
+export interface LoginTerminal {
+  readonly terminal: Terminal;
+  /**
+   * Close the window as WSL does: the distro's pty loses its other end, and
+   * the shell's session gets the hangup (SIGKILL to script, which holds that
+   * end; closing tmux alone would only hang up the host's pty).
+   */
+  hangUp(): Promise<void>;
+}
+
+/**
+ * The login shell in a terminal window, as a person opens it from Windows
+ * (TERM from the terminal). As WSL's, the terminal is one of the distro's own
+ * (a pty of the container's /dev/pts, through script), not the host's.
+ */
+export async function openLoginTerminal(container: Container, run: ShellRun = {}): Promise<LoginTerminal> {
+  const argv = await loginShellArgv(container, { ...run, env: run.env ?? { ...WSL_LIKE_ENV, TERM: "xterm" } });
+  const split = argv.indexOf("--");
+  const inside = argv.slice(split + 1).map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(" ");
+  const terminal = await Terminal.open([...argv.slice(0, split + 1), "/usr/bin/env", "SHELL=/usr/bin/sh", "/usr/bin/script", "-qfec", `exec ${inside}`, "/dev/null"]);
+  const hangUp = async () => {
+    // The window runs nsenter, whose child (in the container) became script.
+    for (const pid of descendantsOf(await terminal.commandPid()).filter((pid) => commOf(pid) === "script")) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // ended meanwhile
+      }
+    }
+    await terminal.close();
+  };
+  return { terminal, hangUp };
+}
+
+/** A command run as root inside legacy mode's systemd namespaces (mount and PID), as from one of its shells. */
+export async function inSystemd(container: Container, argv: readonly string[]) {
+  const { pid } = JSON.parse(await container.readFile("/run/nixos-wsl/legacy.json")) as { pid: number };
+  return container.exec(["nsenter", "--target", String(pid), "--mount", "--pid", "--", ...argv]);
 }
 
 /** Run the executable inside the container as WSL would, and wait for it. */
@@ -129,9 +194,18 @@ export async function waitForFile(container: Container, path: string, timeoutMs 
   await waitFor(path, timeoutMs, () => existsSync(`${root}${path}`));
 }
 
-/** Every systemd (or stand-in named systemd) running in the container, PID 1 of legacy mode's namespace or not. */
-export function systemdsIn(container: Container): Promise<number[]> {
-  return processesNamed(container, "systemd");
+/**
+ * Every system manager (systemd, or a stand-in named systemd) running in the
+ * container, PID 1 of legacy mode's namespace or not; user managers
+ * (`systemd --user`, started for login sessions) are not counted.
+ */
+export async function systemdsIn(container: Container): Promise<number[]> {
+  const { stdout } = await container.exec(["ps", "-e", "-o", "pid=,stat=,comm=,args="]);
+  return stdout
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, stat, comm, ...args]) => comm === "systemd" && !stat!.startsWith("Z") && !args.includes("--user"))
+    .map(([pid]) => Number(pid));
 }
 
 /** Touched by addFailingUnit's unit. */

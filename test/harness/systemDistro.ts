@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { descendantsOf } from "../../src/processTree.ts";
-import { sleep, waitFor } from "./proc.ts";
+import { waitFor } from "./proc.ts";
+import { Terminal } from "./terminal.ts";
 
 export interface SystemDistroRun {
   readonly exitCode: number;
@@ -140,43 +141,31 @@ export async function runFromSystemDistro(root: string, args: readonly string[],
  */
 export class TerminalSession {
   private constructor(
-    private readonly socket: string,
+    private readonly terminal: Terminal,
     private readonly work: string,
   ) {}
 
   static async start(root: string, args: readonly string[], options: SystemDistroOptions = {}): Promise<TerminalSession> {
     const { work, args: unshareArgs } = prepare(root, options);
     if ((options.disk ?? "directory") !== "directory") await makeImage(root, work);
-    const socket = `nixos-wsl-init-test-${process.pid}-${Date.now()}`;
-    const command = ["unshare", ...unshareArgs(true, args)].map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(" ");
-    // remain-on-exit keeps the pane readable after the command ends.
-    await execa("tmux", ["-L", socket, "new-session", "-d", "-x", "160", "-y", "40", command]);
-    await execa("tmux", ["-L", socket, "set-option", "-t", "0", "remain-on-exit", "on"]);
-    return new TerminalSession(socket, work);
+    return new TerminalSession(await Terminal.open(["unshare", ...unshareArgs(true, args)]), work);
   }
 
-  async type(text: string): Promise<void> {
-    await execa("tmux", ["-L", this.socket, "send-keys", "-t", "0", "-l", text]);
-    await execa("tmux", ["-L", this.socket, "send-keys", "-t", "0", "Enter"]);
+  type(text: string): Promise<void> {
+    return this.terminal.type(text);
   }
 
-  async press(key: string): Promise<void> {
-    await execa("tmux", ["-L", this.socket, "send-keys", "-t", "0", key]);
+  press(key: string): Promise<void> {
+    return this.terminal.press(key);
   }
 
-  async screen(): Promise<string> {
-    return (await execa("tmux", ["-L", this.socket, "capture-pane", "-p", "-t", "0", "-S", "-200"])).stdout;
+  screen(): Promise<string> {
+    return this.terminal.screen();
   }
 
   /** Wait until the screen shows `text`. */
-  async waitForText(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = await this.screen();
-      if (typeof text === "string" ? screen.includes(text) : text.test(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(text)} on the terminal; it shows:\n${screen}`);
-      await sleep(100);
-    }
+  waitForText(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
+    return this.terminal.waitForText(text, timeoutMs);
   }
 
   /** The run's results once the entry has returned. */
@@ -193,8 +182,8 @@ export class TerminalSession {
   }
 
   /** Close the terminal window: the tmux server goes, and what runs in it gets SIGHUP. */
-  async hangUp(): Promise<void> {
-    await execa("tmux", ["-L", this.socket, "kill-server"], { reject: false });
+  hangUp(): Promise<void> {
+    return this.terminal.close();
   }
 
   /** Close the terminal, then stop by PID whatever a faulty run left behind, and remove the run's files. */

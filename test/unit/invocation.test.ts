@@ -25,6 +25,12 @@ describe("parseInvocation", () => {
     expect(parseInvocation("nixos-wsl-init", ["recovery", "--list"], false)).toEqual({ kind: "recovery", args: ["--list"] });
   });
 
+  it("recognises legacy mode's inner processes, whatever the program's name", () => {
+    expect(parseInvocation("/sbin/nixos-wsl-init", ["__login-session", "{}"], false)).toEqual({ kind: "login-session", request: "{}" });
+    expect(parseInvocation("syschdemd", ["__systemd-pid1", "{}"], true)).toEqual({ kind: "systemd-pid1", request: "{}" });
+    expect(parseInvocation("nixos-wsl-init", ["__login-session"], false).kind).toBe("usage-error");
+  });
+
   it("reports usage errors instead of guessing", () => {
     expect(parseInvocation("nixos-wsl-init", ["boot"], false)).toEqual({ kind: "usage-error", message: "unknown command 'boot'" });
   });

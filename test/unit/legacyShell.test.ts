@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { canEnter, FALLBACK_SHELL, parseLegacyArgs, realShell, shellArgv, shellEnv, workingDirectory } from "../../shim/legacy/shellRules.ts";
+import { canEnter, FALLBACK_SHELL, INSIDE_MARKER, parseLegacyArgs, realShell, shellArgv, shellEnv, withSessionEnv, workingDirectory } from "../../shim/legacy/shellRules.ts";
 import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } from "../../src/config.ts";
 import { parseGroups, parsePasswd } from "../../shim/legacy/passwd.ts";
-import { cgroupTextIsUnder, chooseLegacyCgroup } from "../../shim/legacy/cgroup.ts";
+import { cgroupBinds, cgroupTextIsUnder, chooseLegacyCgroup } from "../../shim/legacy/cgroup.ts";
 import { parseState } from "../../shim/legacy/state.ts";
 import { looksLikeSystemd, nsPidsOf, readinessArgs, systemOf } from "../../shim/legacy/systemdProcess.ts";
 import { parseJobs, parseUnitList, systemctlArgv } from "../../shim/legacy/systemctl.ts";
 import { LEGACY_EXIT, legacyStatusOf } from "../../shim/status.ts";
-import { parseMountInfo } from "../../src/mountInfo.ts";
+import { mountAt, mountOptionsAt, parseMountInfo } from "../../src/mountInfo.ts";
 
 const alice = { name: "alice", uid: 1000, gid: 100, home: "/home/alice", shell: "/run/current-system/sw/bin/zsh" };
 
@@ -82,6 +82,15 @@ describe("the user's shell", () => {
   });
 });
 
+describe("the login session's environment", () => {
+  it("adds the session's variables but keeps the rules' PATH, WSLPATH, HOME, LOGNAME, USER, SHELL and marker", () => {
+    const rules = { PATH: "/run/wrappers/bin:/usr/bin", WSLPATH: "/mnt/c/Windows", HOME: "/home/nixos", LOGNAME: "nixos", USER: "nixos", SHELL: "/bin/bash", [INSIDE_MARKER]: "1", TERM: "xterm" };
+    const session = { XDG_RUNTIME_DIR: "/run/user/1000", XDG_SESSION_ID: "3", XDG_SESSION_TYPE: "tty", PATH: "/elsewhere", HOME: "/", TERM: "linux" };
+    expect(withSessionEnv(rules, session)).toEqual({ ...rules, XDG_RUNTIME_DIR: "/run/user/1000", XDG_SESSION_ID: "3", XDG_SESSION_TYPE: "tty", TERM: "linux" });
+    expect(withSessionEnv(rules, {})).toEqual(rules);
+  });
+});
+
 describe("settings and the passwd database", () => {
   it("reads /etc/nixos-wsl-init.json with defaults for what is missing", () => {
     expect(parseSettings("{}")).toEqual(DEFAULT_SETTINGS);
@@ -92,7 +101,15 @@ describe("settings and the passwd database", () => {
       automountRoot: "/win/",
       bootAttempts: 0,
       waitFor: null,
+      loginSession: true,
+      pamLibrary: "libpam.so.0",
     });
+  });
+
+  it("takes loginSession as a boolean and pamLibrary as a file or a soname", () => {
+    expect(parseSettings('{"loginSession":false,"pamLibrary":"/nix/store/x-pam/lib/libpam.so.0"}')).toMatchObject({ loginSession: false, pamLibrary: "/nix/store/x-pam/lib/libpam.so.0" });
+    expect(() => parseSettings('{"loginSession":"yes"}')).toThrow(/"loginSession" must be true or false/);
+    expect(() => parseSettings('{"pamLibrary":""}')).toThrow(/"pamLibrary" must be libpam's path/);
   });
 
   it("takes waitFor as a unit name, or null for the whole start", () => {
@@ -141,16 +158,34 @@ describe("cgroup plan", () => {
   const line = (point: string, fs: string, superOptions: string) => `30 1 0:26 / ${point} rw,nosuid shared:9 - ${fs} ${fs} ${superOptions}`;
   it("roots systemd's cgroup namespace in name=systemd on a v1 or hybrid layout, else in cgroup2", () => {
     const hybrid = parseMountInfo([line("/sys/fs/cgroup/unified", "cgroup2", "rw"), line("/sys/fs/cgroup/systemd", "cgroup", "rw,xattr,name=systemd")].join("\n"));
-    expect(chooseLegacyCgroup(hybrid)).toEqual({ directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/nixos-wsl-init" });
+    expect(chooseLegacyCgroup(hybrid)).toEqual({
+      directory: "/sys/fs/cgroup/systemd/nixos-wsl-init",
+      hierarchy: "name=systemd",
+      path: "/nixos-wsl-init",
+      unifiedDirectory: "/sys/fs/cgroup/unified/nixos-wsl-init",
+    });
     const unified = parseMountInfo(line("/sys/fs/cgroup", "cgroup2", "rw,nsdelegate"));
-    expect(chooseLegacyCgroup(unified)).toEqual({ directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init" });
+    expect(chooseLegacyCgroup(unified)).toEqual({ directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init", unifiedDirectory: null });
     expect(chooseLegacyCgroup(parseMountInfo(line("/", "ext4", "rw")))).toBeNull();
+  });
+
+  it("binds the sub-cgroups over their hierarchies' mount points, so that systemd's paths start where its namespace does", () => {
+    const hybrid = chooseLegacyCgroup(parseMountInfo([line("/sys/fs/cgroup/unified", "cgroup2", "rw"), line("/sys/fs/cgroup/systemd", "cgroup", "rw,name=systemd")].join("\n")))!;
+    expect(hybrid.unifiedDirectory).toBe("/sys/fs/cgroup/unified/nixos-wsl-init");
+    expect(cgroupBinds(hybrid)).toEqual([
+      { source: "/sys/fs/cgroup/systemd/nixos-wsl-init", target: "/sys/fs/cgroup/systemd" },
+      { source: "/sys/fs/cgroup/unified/nixos-wsl-init", target: "/sys/fs/cgroup/unified" },
+    ]);
+    expect(cgroupBinds(chooseLegacyCgroup(parseMountInfo(line("/sys/fs/cgroup/systemd", "cgroup", "rw,name=systemd")))!)).toEqual([
+      { source: "/sys/fs/cgroup/systemd/nixos-wsl-init", target: "/sys/fs/cgroup/systemd" },
+    ]);
+    expect(cgroupBinds(chooseLegacyCgroup(parseMountInfo(line("/sys/fs/cgroup", "cgroup2", "rw")))!)).toEqual([{ source: "/sys/fs/cgroup/nixos-wsl-init", target: "/sys/fs/cgroup" }]);
   });
 });
 
 describe("finding legacy mode's systemd in /proc", () => {
-  const hybrid = { directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/payload/nixos-wsl-init" };
-  const unified = { directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init" };
+  const hybrid = { directory: "/sys/fs/cgroup/systemd/nixos-wsl-init", hierarchy: "name=systemd", path: "/payload/nixos-wsl-init", unifiedDirectory: null };
+  const unified = { directory: "/sys/fs/cgroup/nixos-wsl-init", hierarchy: "", path: "/nixos-wsl-init", unifiedDirectory: null };
 
   it("names the sub-cgroup as /proc/PID/cgroup does: below the mount's root", () => {
     const nspawned = "166 157 0:37 /payload /sys/fs/cgroup/systemd rw,nosuid shared:24 - cgroup cgroup rw,name=systemd";
@@ -254,5 +289,20 @@ describe("asking legacy mode's systemd", () => {
     expect(legacyStatusOf("initializing")).toBe("starting");
     expect(legacyStatusOf(null)).toBe("starting");
     expect(LEGACY_EXIT).toEqual({ running: 0, degraded: 1, starting: 2, stopped: 3, gone: 4, unknown: 5 });
+  });
+});
+
+describe("mount options at one mount point, without a full parse", () => {
+  const table = [
+    "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/sda rw",
+    "40 22 0:21 /nix/store /nix/store rw,relatime shared:1 - ext4 /dev/sda rw",
+    "41 40 0:21 /nix/store /nix/store ro,relatime shared:1 - ext4 /dev/sda rw",
+    "42 22 0:30 / /mnt/with\\040space rw shared:2 - tmpfs tmpfs rw",
+  ].join("\n");
+  it("agrees with the full parse: the last mount at the point, escaped names unescaped, null when none", () => {
+    for (const point of ["/", "/nix/store", "/mnt/with space", "/absent"]) {
+      expect(mountOptionsAt(table, point)).toEqual(mountAt(parseMountInfo(table), point)?.options ?? null);
+    }
+    expect(mountOptionsAt(table, "/nix/store")).toEqual(["ro", "relatime"]);
   });
 });

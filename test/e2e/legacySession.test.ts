@@ -1,0 +1,198 @@
+// Legacy mode's shells as logind sessions, with Debian's real systemd, logind,
+// dbus and PAM in the fake root: what a user of user services sees inside
+// (loginctl, XDG_RUNTIME_DIR, systemctl --user), on a terminal and through
+// pipes, and the session's end with the shell. Then each way it cannot be
+// opened, which must cost the user a clear line, never the shell.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bootLegacyDistro, inSystemd, type LegacyDistro, openLoginTerminal, runLoginShell, startLoginShell } from "../harness/legacy.ts";
+import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
+import { sleep } from "../harness/proc.ts";
+
+const SETTINGS = { mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30 };
+
+/** The session IDs logind lists, by user. */
+async function sessions(distro: LegacyDistro): Promise<{ id: string; user: string }[]> {
+  const { stdout } = await inSystemd(distro.container, ["loginctl", "list-sessions", "--no-legend"]);
+  return stdout
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= 3)
+    .map(([id, , user]) => ({ id: id!, user: user! }));
+}
+
+async function waitUntilGone(distro: LegacyDistro, id: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await sessions(distro)).some((session) => session.id === id)) {
+    if (Date.now() > deadline) throw new Error(`logind still lists session ${id} 10 s after its shell ended`);
+    await sleep(100);
+  }
+}
+
+async function userManagerPid(distro: LegacyDistro): Promise<string> {
+  return (await inSystemd(distro.container, ["systemctl", "show", "user@1000.service", "-p", "MainPID", "--value"])).stdout.trim();
+}
+
+describe("legacy mode: each shell is a logind session", () => {
+  let distro: LegacyDistro;
+  beforeAll(async () => {
+    distro = await bootLegacyDistro();
+  });
+  afterAll(async () => {
+    await distro.container.stop();
+    distro.fake.remove();
+  });
+
+  it("is listed by loginctl, has the user's XDG_RUNTIME_DIR and a running user manager, and ends with the shell", async () => {
+    const run = await runLoginShell(distro.container, {
+      args: [
+        "-c",
+        'loginctl list-sessions --no-legend; echo "id=$XDG_SESSION_ID runtime=$XDG_RUNTIME_DIR"; stat -c "%U %a" "$XDG_RUNTIME_DIR"; ' +
+          "systemctl is-active user@1000.service; systemctl --user is-system-running; exit 7",
+      ],
+    });
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(7);
+    const [listed, ids, owner, manager, userState] = run.stdout.split("\n");
+    const id = /^id=(\d+) runtime=\/run\/user\/1000$/.exec(ids!)?.[1];
+    expect(id, run.stdout).toBeDefined();
+    expect(listed!.trim().split(/\s+/).slice(0, 3)).toEqual([id, "1000", "nixos"]);
+    expect(owner).toBe("nixos 700");
+    expect(manager).toBe("active");
+    expect(userState).toBe("running");
+    await waitUntilGone(distro, id!);
+  });
+
+  it("gives a second shell, started while the first runs, a session of its own with the same user manager", async () => {
+    const first = await startLoginShell(distro.container, { args: ["-c", "echo $XDG_SESSION_ID; sleep 4"] });
+    const deadline = Date.now() + 10_000;
+    while ((await sessions(distro)).length === 0 && Date.now() < deadline) await sleep(100);
+    const managerDuringFirst = await userManagerPid(distro);
+    const second = await runLoginShell(distro.container, { args: ["-c", "echo $XDG_SESSION_ID; systemctl --user is-system-running; loginctl list-sessions --no-legend | wc -l"] });
+    expect(second.exitCode).toBe(0);
+    const [secondId, userState, count] = second.stdout.split("\n");
+    expect(userState).toBe("running");
+    expect(count).toBe("2");
+    expect(await userManagerPid(distro)).toBe(managerDuringFirst);
+    expect(Number(managerDuringFirst)).toBeGreaterThan(0);
+    const firstRun = await first.result;
+    expect(firstRun.exitCode).toBe(0);
+    expect(firstRun.stdout).toMatch(/^\d+$/);
+    expect(firstRun.stdout).not.toBe(secondId);
+    await waitUntilGone(distro, firstRun.stdout);
+    await waitUntilGone(distro, secondId!);
+  });
+
+  it("passes pipes both ways and the exit code through the session", async () => {
+    const run = await runLoginShell(distro.container, { args: ["-c", 'sort -r; echo "session $XDG_SESSION_ID" >&2; exit 3'], input: "a\nc\nb\n" });
+    expect(run.stdout).toBe("c\nb\na");
+    expect(run.stderr).toMatch(/^session \d+$/);
+    expect(run.exitCode).toBe(3);
+  });
+
+  it("on a terminal: a tty session, Ctrl-C reaches only the command, exit 7 is the shell's, and the session ends with it", async () => {
+    const { terminal, hangUp } = await openLoginTerminal(distro.container);
+    try {
+      await terminal.type('echo "tty=$(tty) session=$XDG_SESSION_ID"');
+      const screen = await terminal.waitForText(/tty=\/dev\/(pts\/\d+) session=(\d+)/);
+      const [, tty, id] = /tty=\/dev\/(pts\/\d+) session=(\d+)/.exec(screen)!;
+      const shown = await inSystemd(distro.container, ["loginctl", "show-session", id!, "-p", "TTY", "-p", "Type", "-p", "Active"]);
+      expect(shown.stdout.split("\n").sort()).toEqual(["Active=yes", `TTY=${tty}`, "Type=tty"]);
+      await terminal.type("sleep 100");
+      await sleep(500);
+      await terminal.press("C-c");
+      await terminal.type('echo "after Ctrl-C: $? in $XDG_SESSION_ID"');
+      await terminal.waitForText(`after Ctrl-C: 130 in ${id}`);
+      expect((await sessions(distro)).map((session) => session.id)).toContain(id);
+      await terminal.type("exit 7");
+      expect(await terminal.exitStatus()).toBe(7);
+      await waitUntilGone(distro, id!);
+    } finally {
+      await hangUp();
+    }
+  });
+
+  it("closing the terminal window ends the shell, then its session", async () => {
+    const { terminal, hangUp } = await openLoginTerminal(distro.container);
+    let id: string | undefined;
+    try {
+      await terminal.type('echo "session=$XDG_SESSION_ID"');
+      id = /session=(\d+)/.exec(await terminal.waitForText(/session=\d+/))![1];
+      await terminal.type("sleep 1000");
+      await sleep(300);
+    } finally {
+      await hangUp();
+    }
+    await waitUntilGone(distro, id!);
+    const left = await inSystemd(distro.container, ["sh", "-c", "ps -u 1000 -o comm= | grep -v -x -e systemd -e '(sd-pam)' || true"]);
+    expect(left.stdout).toBe("");
+  });
+});
+
+describe("legacy mode: the user manager after the last session", () => {
+  const boot = legacyDistroPerTest();
+
+  it("stops the user manager when the last session ends, unless the user lingers", async () => {
+    const distro = await boot();
+    // logind's delay before it stops a user manager that has no session left (10 s by default); read when the first shell starts systemd.
+    mkdirSync(join(distro.fake.root, "etc/systemd"), { recursive: true });
+    writeFileSync(join(distro.fake.root, "etc/systemd/logind.conf"), "[Login]\nUserStopDelaySec=1\n");
+    const first = await runLoginShell(distro.container, { args: ["-c", "systemctl --user is-system-running"] });
+    expect(first.stdout).toBe("running");
+    const stopped = async () => (await inSystemd(distro.container, ["systemctl", "is-active", "user@1000.service"])).stdout.trim() !== "active";
+    await runLoginShell(distro.container, { args: ["-c", "true"] });
+    let deadline = Date.now() + 10_000;
+    while (!(await stopped())) {
+      if (Date.now() > deadline) throw new Error("user@1000 still runs 10 s after the last session ended");
+      await sleep(200);
+    }
+    const linger = await runLoginShell(distro.container, { args: ["-c", "loginctl enable-linger nixos && systemctl --user is-system-running"] });
+    expect(linger.stdout).toBe("running");
+    deadline = Date.now() + 3_000;
+    while (Date.now() < deadline) {
+      expect(await stopped()).toBe(false);
+      await sleep(300);
+    }
+  });
+});
+
+describe("legacy mode: a shell without a session, and why", () => {
+  const boot = legacyDistroPerTest();
+  const probe = ["-c", 'echo "session=${XDG_SESSION_ID:-none}"; exit 7'];
+
+  it("says that there is no PAM service, and what to do, then runs the shell anyway", async () => {
+    const distro = await boot({ pam: false });
+    const run = await runLoginShell(distro.container, { args: probe });
+    expect(run.exitCode).toBe(7);
+    expect(run.stdout).toBe("session=none");
+    expect(run.stderr).toContain("this shell has no login session (there is no PAM service /etc/pam.d/nixos-wsl-init)");
+    expect(run.stderr).toContain("rebuild");
+    expect(run.stderr).toContain("wsl.init.legacy.loginSession = false");
+  });
+
+  it("says that logind registered no session when the service lacks pam_systemd", async () => {
+    const distro = await boot();
+    writeFileSync(join(distro.fake.root, "etc/pam.d/nixos-wsl-init"), "auth sufficient pam_rootok.so\n@include common-account\nsession required pam_unix.so\n");
+    const run = await runLoginShell(distro.container, { args: probe });
+    expect(run.exitCode).toBe(7);
+    expect(run.stdout).toBe("session=none");
+    expect(run.stderr).toContain("PAM opened the session, but logind registered none");
+    expect(run.stderr).toContain("pam_systemd.so");
+  });
+
+  it("names a libpam that cannot be loaded", async () => {
+    const distro = await boot({ settings: { ...SETTINGS, pamLibrary: "/nonexistent/libpam.so.0" } });
+    const run = await runLoginShell(distro.container, { args: probe });
+    expect(run.exitCode).toBe(7);
+    expect(run.stdout).toBe("session=none");
+    expect(run.stderr).toContain("loading /nonexistent/libpam.so.0");
+  });
+
+  it("opens no session and says nothing when loginSession is off", async () => {
+    const distro = await boot({ settings: { ...SETTINGS, loginSession: false } });
+    const run = await runLoginShell(distro.container, { args: probe });
+    expect(run).toMatchObject({ exitCode: 7, stdout: "session=none", stderr: "" });
+    expect(await sessions(distro)).toEqual([]);
+  });
+});
