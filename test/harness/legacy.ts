@@ -37,6 +37,9 @@ export function giveHybridCgroups(root: string): void {
 export async function bootLegacyDistro(options: { settings?: object; generations?: FakeGeneration[]; pam?: boolean } = {}): Promise<LegacyDistro> {
   const fake = makeFakeRoot({ generations: options.generations ?? [{ number: 1 }], pam: options.pam ?? true });
   giveHybridCgroups(fake.root);
+  // As NixOS-WSL has it, no console getty: Debian's would restart every second (no agetty here) and keep systemd busy.
+  mkdirSync(join(fake.root, "etc/systemd/system"), { recursive: true });
+  symlinkSync("/dev/null", join(fake.root, "etc/systemd/system/console-getty.service"));
   writeFileSync(join(fake.root, "sbin/nixos-wsl-init"), "");
   symlinkSync("nixos-wsl-init", join(fake.root, "sbin/syschdemd"));
   // As the NixOS module sets it up: root's login shell is syschdemd.
