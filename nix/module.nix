@@ -107,7 +107,7 @@ let
     activationTimeoutSeconds = cfg.activationTimeout;
     inherit (cfg.legacy) loginSession;
     # The loader on NixOS knows no libpam by name: the session opens it by its path.
-    pamLibrary = "${pkgs.pam}/lib/libpam.so.0";
+    pamLibrary = "${config.security.pam.package or pkgs.pam}/lib/libpam.so.0";
   }
   # Absent means the whole start-up, as in the executable.
   // optionalAttrs (cfg.legacy.waitFor != null) { waitFor = cfg.legacy.waitFor; }

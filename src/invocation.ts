@@ -18,7 +18,7 @@ export type Command =
   /** Internal: the process the recovery starts inside its new namespaces. */
   | { readonly kind: "recovery-inner"; readonly plan: string }
   /** Internal: legacy mode's holder of the user's login session, inside systemd's namespaces. */
-  | { readonly kind: "login-session"; readonly request: string }
+  | { readonly kind: "login-session"; readonly request: string; readonly argv: readonly string[] }
   /** Internal: PID 1 of legacy mode's new namespaces until it becomes systemd. */
   | { readonly kind: "systemd-pid1"; readonly request: string }
 
@@ -45,7 +45,7 @@ export const SYSTEMD_PID1_INNER = "__systemd-pid1";
 export function parseInvocation(argv0: string, args: readonly string[], isPid1: boolean): Command {
   // Whatever name the executable has, its own inner process is recognised first.
   if (args.length === 2 && args[0] === RECOVERY_INNER) return { kind: "recovery-inner", plan: args[1]! };
-  if (args.length === 2 && args[0] === LOGIN_SESSION_INNER) return { kind: "login-session", request: args[1]! };
+  if (args.length >= 4 && args[0] === LOGIN_SESSION_INNER && args[2] === "--") return { kind: "login-session", request: args[1]!, argv: args.slice(3) };
   if (args.length === 2 && args[0] === SYSTEMD_PID1_INNER) return { kind: "systemd-pid1", request: args[1]! };
   if (programName(argv0) === "nixos-wsl-shell") return { kind: "wsl-shell", args };
   const role = ROLE_NAMES[programName(argv0)];

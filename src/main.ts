@@ -24,7 +24,7 @@ async function main(): Promise<number> {
     case "recovery-inner":
       return (await import("../recovery/enter.ts")).runRecoveryInner(command.plan);
     case "login-session":
-      return (await import("../shim/legacy/loginSession.ts")).runLoginSession(command.request);
+      return (await import("../shim/legacy/loginSession.ts")).runLoginSession(command.request, command.argv);
     case "systemd-pid1":
       return (await import("../shim/legacy/systemdPid1.ts")).runSystemdPid1(command.request);
     case "bless":

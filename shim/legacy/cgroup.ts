@@ -51,11 +51,24 @@ export function currentLegacyCgroup(): LegacyCgroup | null {
   return chooseLegacyCgroup(readMountInfo());
 }
 
-/** Move this process (all its threads) into legacy mode's cgroup (in each hierarchy systemd uses). */
-export function joinCgroup(cgroup: LegacyCgroup): void {
-  for (const directory of subCgroups(cgroup)) {
+/**
+ * Move this process (all its threads) into legacy mode's cgroup, in each
+ * hierarchy systemd uses. The unified one on a hybrid layout is a bonus
+ * (systemd starts without it, as before it was joined): when it cannot be
+ * joined, the cgroup returned leaves it out.
+ */
+export function joinCgroup(cgroup: LegacyCgroup): LegacyCgroup {
+  const join = (directory: string) => {
     mkdirSync(directory, { recursive: true });
     writeFileSync(`${directory}/cgroup.procs`, `${process.pid}\n`);
+  };
+  join(cgroup.directory);
+  if (cgroup.unifiedDirectory === null) return cgroup;
+  try {
+    join(cgroup.unifiedDirectory);
+    return cgroup;
+  } catch {
+    return { ...cgroup, unifiedDirectory: null };
   }
 }
 

@@ -36,7 +36,7 @@ export function enterSystemd(state: LegacyState, settings: Settings, user: Passw
   const groups = user.uid === 0 ? [] : inStep("reading the group database /etc/group", () => readGroups(), () => REPAIR_FROM_WINDOWS).filter((g) => g.members.includes(user.name)).map((g) => g.gid);
   const cwd = workingDirectory(currentDirectory(user), user, rootEnterable(user, groups));
   const shellAsUser = [...(user.uid === 0 ? [] : [setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"]), ...shellArgv(shell, command)];
-  const request: LoginSessionRequest = { user: user.name, uid: user.uid, pamLibrary: settings.pamLibrary, argv: shellAsUser };
+  const request: LoginSessionRequest = { user: user.name, uid: user.uid, pamLibrary: settings.pamLibrary };
   const argv = [
     nsenter,
     "--target",
@@ -49,7 +49,8 @@ export function enterSystemd(state: LegacyState, settings: Settings, user: Passw
     `--wdns=${cwd}`,
     "--",
     // The executable's path is the same in systemd's mount namespace: it was made from this one.
-    ...(settings.loginSession ? [process.execPath, LOGIN_SESSION_INNER, JSON.stringify(request)] : shellAsUser),
+    ...(settings.loginSession ? [process.execPath, LOGIN_SESSION_INNER, JSON.stringify(request), "--"] : []),
+    ...shellAsUser,
   ];
   inStep(step, () => execve(nsenter, argv, shellEnv(process.env, user, shell, settings.automountRoot)), () => REPAIR_FROM_WINDOWS);
   return EXIT_FAILURE;

@@ -9,7 +9,7 @@ import { EXIT_FAILURE } from "../../src/exitCodes.ts";
 import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
-import { inStep } from "../../src/stepError.ts";
+import { inStep, StepError } from "../../src/stepError.ts";
 import { openPamSession, PamError, type PamSession } from "./pam.ts";
 import { withSessionEnv } from "./shellRules.ts";
 import { findTool } from "./tools.ts";
@@ -18,54 +18,71 @@ import { findTool } from "./tools.ts";
 export const PAM_SERVICE = "nixos-wsl-init";
 const PAM_SERVICE_FILE = `/etc/pam.d/${PAM_SERVICE}`;
 
-/** What the outer process hands over, as one JSON argument. */
+/** What the outer process hands over: this as one JSON argument, then "--" and the shell's command line. */
 export interface LoginSessionRequest {
   readonly user: string;
   readonly uid: number;
   readonly pamLibrary: string;
-  /** The shell's command line, setpriv first when the user is not root; the environment is this process's own. */
-  readonly argv: readonly string[];
 }
 
 const say = sayAs("nixos-wsl-init");
 
 export function parseLoginSessionRequest(text: string): LoginSessionRequest {
   const value = JSON.parse(text) as LoginSessionRequest;
-  if (typeof value.user !== "string" || typeof value.uid !== "number" || typeof value.pamLibrary !== "string" || !Array.isArray(value.argv) || value.argv.length === 0) {
+  if (typeof value.user !== "string" || typeof value.uid !== "number" || typeof value.pamLibrary !== "string") {
     throw new Error("the login session request is malformed");
   }
   return value;
 }
 
-export async function runLoginSession(requestText: string): Promise<number> {
+/** After a SIGTERM passed on, how long the shell has before SIGKILL (an interactive bash ignores SIGTERM), as su gives it. */
+const TERMINATE_GRACE_MS = 2000;
+
+/** `argv`: the shell's command line, setpriv first when the user is not root; its environment is this process's own. */
+export async function runLoginSession(requestText: string, argv: readonly string[]): Promise<number> {
   const request = parseLoginSessionRequest(requestText);
   const env = process.env as Record<string, string>;
   const session = openOrExplain(request);
-  if (session === null) return execShell(request.argv, env);
-  await untilUserManagerRuns(request.uid, session.environment.XDG_RUNTIME_DIR);
+  if (session === null) return execShell(argv, env);
+  if (session.notice !== null) say(session.notice);
+  try {
+    await untilUserManagerRuns(request.uid);
+  } catch (error) {
+    say(`waiting for user@${request.uid}.service: ${(error as Error).message}; the shell starts anyway`);
+  }
 
-  const shell = Bun.spawn([...request.argv], { stdio: ["inherit", "inherit", "inherit"], env: withSessionEnv(env, session.environment) });
-  // The terminal's Ctrl-C and Ctrl-\ are the shell's business; a hangup or a
-  // termination is passed on, so the shell ends first and the session after it.
+  // The terminal's Ctrl-C and Ctrl-\ are the shell's business; a hangup, a
+  // termination or a continue is passed on, so the shell ends first and the
+  // session after it. Set before the shell starts: no moment without them.
+  let shell: ReturnType<typeof Bun.spawn> | null = null;
   let endedFromOutside = false;
-  const ignore = () => {};
   const passOn = (signal: NodeJS.Signals) => () => {
-    endedFromOutside = true;
-    shell.kill(signal);
+    if (signal !== "SIGCONT") endedFromOutside = true;
+    shell?.kill(signal);
+    if (signal === "SIGTERM") setTimeout(() => shell?.kill("SIGKILL"), TERMINATE_GRACE_MS).unref();
   };
-  process.on("SIGINT", ignore);
-  process.on("SIGQUIT", ignore);
-  process.on("SIGHUP", passOn("SIGHUP"));
-  process.on("SIGTERM", passOn("SIGTERM"));
+  process.on("SIGINT", () => {});
+  process.on("SIGQUIT", () => {});
+  for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) process.on(signal, passOn(signal));
+  try {
+    shell = Bun.spawn([...argv], { stdio: ["inherit", "inherit", "inherit"], env: withSessionEnv(env, session.environment) });
+  } catch (error) {
+    session.close();
+    throw new StepError(`running the shell (${argv.join(" ")})`, (error as Error).message, REPAIR_FROM_WINDOWS);
+  }
   const code = await shell.exited;
   // Hung up or terminated (a closed terminal, a shutdown): logind may be on its
   // way down, and a release it never answers would hold this process for
   // D-Bus's 25 s. The session ends anyway when this process does.
   const problem = endedFromOutside ? session.abandon() : session.close();
   if (problem !== null) say(`closing the login session: ${problem} (logind ends it anyway once its processes are gone)`);
-  // As a shell reports it: 128 + the signal's number for a shell killed by one.
-  const signal = shell.signalCode;
-  return signal ? 128 + (constants.signals[signal as NodeJS.Signals] ?? 0) : code;
+  return exitCodeOf(code, shell.signalCode);
+}
+
+/** As a shell reports it: 128 + the signal's number for a shell killed by one. */
+function exitCodeOf(code: number, signal: NodeJS.Signals | number | null): number {
+  if (signal === null) return code;
+  return 128 + (typeof signal === "number" ? signal : (constants.signals[signal] ?? 0));
 }
 
 function execShell(argv: readonly string[], env: Record<string, string>): number {
@@ -73,29 +90,36 @@ function execShell(argv: readonly string[], env: Record<string, string>): number
   return EXIT_FAILURE;
 }
 
-/** The open session; or null, having told the user why there is none and what to do. */
+const OFF = "To start shells without a session and without this message, set wsl.init.legacy.loginSession = false.";
+const REBUILD = `The NixOS module declares it (wsl.init.mode = "legacy"): rebuild. ${REPAIR_FROM_WINDOWS}`;
+const JOURNAL = `The PAM module's own reason is in the journal: journalctl -b -t ${PAM_SERVICE} -t systemd-logind.`;
+
+/** What to do when a PAM step refused the session. */
+function nextStepFor(error: PamError, user: string): string {
+  if (error.call.startsWith("loading") || error.call.startsWith("pam_start")) return REBUILD;
+  if (error.call === "pam_acct_mgmt") return `PAM refused ${user}'s account (expired or locked?): as root, chage -l ${user} shows why. ${JOURNAL}`;
+  return JOURNAL;
+}
+
+/** The open session; or null, having told the user, once, why there is none and what to do. */
 function openOrExplain(request: LoginSessionRequest): PamSession | null {
   const missing = (cause: string, next: string) => {
-    say(
-      `this shell has no login session (${cause}): loginctl does not list it, and XDG_RUNTIME_DIR and systemctl --user are missing.\n` +
-        `${next} To start shells without a session and without this message, set wsl.init.legacy.loginSession = false.`,
-    );
+    say(`this shell has no login session (${cause}): loginctl does not list it, and XDG_RUNTIME_DIR and systemctl --user are missing. ${next} ${OFF}`);
     return null;
   };
-  const rebuild = `The NixOS module declares it (wsl.init.mode = "legacy"): rebuild. ${REPAIR_FROM_WINDOWS}`;
-  if (!existsSync(PAM_SERVICE_FILE)) return missing(`there is no PAM service ${PAM_SERVICE_FILE}`, rebuild);
+  if (!existsSync(PAM_SERVICE_FILE)) return missing(`there is no PAM service ${PAM_SERVICE_FILE}`, REBUILD);
   let session: PamSession;
   try {
     session = openPamSession(request.pamLibrary, PAM_SERVICE, request.user, terminalOf(0));
   } catch (error) {
-    if (!(error instanceof PamError)) throw error;
-    return missing(`opening the PAM service ${PAM_SERVICE} for ${request.user}: ${error.message}`, rebuild);
+    const next = error instanceof PamError ? nextStepFor(error, request.user) : JOURNAL;
+    return missing(`opening the PAM service ${PAM_SERVICE} for ${request.user}: ${(error as Error).message}`, next);
   }
   if (session.environment.XDG_SESSION_ID === undefined) {
     session.close();
     return missing(
-      `PAM opened the session, but logind registered none`,
-      `Check that ${PAM_SERVICE_FILE} runs pam_systemd.so in its session stack (startSession = true) and that systemd-logind runs (systemctl status systemd-logind).`,
+      "PAM opened the session, but logind registered none",
+      `Check that ${PAM_SERVICE_FILE} runs pam_systemd.so in its session stack (startSession = true) and that systemd-logind runs (systemctl status systemd-logind). ${JOURNAL}`,
     );
   }
   return session;
@@ -105,21 +129,30 @@ function openOrExplain(request: LoginSessionRequest): PamSession | null {
 const USER_MANAGER_LIMIT_MS = 10_000;
 
 /**
- * The first session starts user@UID.service, and logind answers before it is
- * up: wait for it, so that systemctl --user works from the shell's first
- * line. A manager already running (its socket is there) costs nothing.
+ * The first session starts user@UID.service, and logind may answer before it
+ * is up: wait for it, so that systemctl --user works from the shell's first
+ * line. A manager already running costs one look at its socket; one that
+ * failed or was never started is told at once, not waited for.
  */
-async function untilUserManagerRuns(uid: number, runtimeDir: string | undefined): Promise<void> {
-  if (runtimeDir !== undefined && existsSync(`${runtimeDir}/systemd/private`)) return;
+async function untilUserManagerRuns(uid: number): Promise<void> {
+  if (existsSync(`/run/user/${uid}/systemd/private`)) return;
   const systemctl = findTool("systemctl");
   if (systemctl === null) return; // nothing to ask with: the shell starts, and says itself what is missing
   const unit = `user@${uid}.service`;
   const deadline = Date.now() + USER_MANAGER_LIMIT_MS;
   for (;;) {
-    const asked = Bun.spawnSync([systemctl, "is-active", "--quiet", unit], { stdio: ["ignore", "ignore", "ignore"], env: {} });
-    if (asked.exitCode === 0) return;
+    const asked = Bun.spawnSync([systemctl, "is-active", unit], { stdio: ["ignore", "pipe", "ignore"], env: {} });
+    const state = asked.stdout.toString().trim();
+    if (state === "active") return;
+    if (state !== "activating" && state !== "reloading") {
+      say(
+        `${unit} (the user's systemd) is ${state || "unknown"}: systemctl --user will not work in this shell. See: systemctl status ${unit}. ` +
+          "After an upgrade of nixos-wsl-init, restart the distribution (wsl --terminate NixOS) so that a new systemd starts.",
+      );
+      return;
+    }
     if (Date.now() > deadline) {
-      say(`${unit} (the user's systemd) is not running ${USER_MANAGER_LIMIT_MS / 1000} s after the session opened: systemctl --user may fail. See: systemctl status ${unit}`);
+      say(`${unit} (the user's systemd) is still starting ${USER_MANAGER_LIMIT_MS / 1000} s after the session opened: systemctl --user may fail. See: systemctl status ${unit}`);
       return;
     }
     await Bun.sleep(25);

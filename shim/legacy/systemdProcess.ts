@@ -153,18 +153,18 @@ export async function spawnSystemd(tools: SystemdTools, cgroup: LegacyCgroup | n
   // A dead systemd's control socket would answer "connection refused" to the new one's waiters.
   rmSync("/run/systemd", { recursive: true, force: true });
   // The new cgroup namespace is rooted where unshare stands when it makes it: put it there, then step back out.
-  if (cgroup) joinCgroup(cgroup);
+  const joined = cgroup ? joinCgroup(cgroup) : null;
   let unshare: Subprocess;
   try {
     const logFd = openSync(SYSTEMD_LOG, "w", 0o600);
     try {
       // detached: a session of its own, so the hangup of WSL's terminal never reaches systemd.
-      unshare = Bun.spawn(unshareArgv(tools, cgroup), { stdio: ["ignore", logFd, logFd], env: {}, detached: true });
+      unshare = Bun.spawn(unshareArgv(tools, joined), { stdio: ["ignore", logFd, logFd], env: {}, detached: true });
     } finally {
       closeSync(logFd);
     }
   } finally {
-    if (cgroup) leaveCgroup(cgroup);
+    if (joined) leaveCgroup(joined);
   }
   const startedMs = Date.now();
   for (;;) {

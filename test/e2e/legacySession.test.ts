@@ -3,12 +3,12 @@
 // (loginctl, XDG_RUNTIME_DIR, systemctl --user), on a terminal and through
 // pipes, and the session's end with the shell. Then each way it cannot be
 // opened, which must cost the user a clear line, never the shell.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootLegacyDistro, inSystemd, type LegacyDistro, openLoginTerminal, runLoginShell, startLoginShell } from "../harness/legacy.ts";
 import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
-import { sleep } from "../harness/proc.ts";
+import { sleep, waitForAsync } from "../harness/proc.ts";
 
 const SETTINGS = { mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30 };
 
@@ -28,6 +28,16 @@ async function waitUntilGone(distro: LegacyDistro, id: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`logind still lists session ${id} 10 s after its shell ended`);
     await sleep(100);
   }
+}
+
+/** The processes left holding sessions (this executable as __login-session), as the container sees them. */
+async function sessionHolders(distro: LegacyDistro): Promise<string[]> {
+  const { stdout } = await distro.container.exec(["ps", "-e", "-o", "pid=,args="]);
+  return stdout.split("\n").filter((line) => line.includes("__login-session"));
+}
+
+function occurrences(text: string, part: string): number {
+  return text.split(part).length - 1;
 }
 
 async function userManagerPid(distro: LegacyDistro): Promise<string> {
@@ -127,6 +137,46 @@ describe("legacy mode: each shell is a logind session", () => {
     await waitUntilGone(distro, id!);
     const left = await inSystemd(distro.container, ["sh", "-c", "ps -u 1000 -o comm= | grep -v -x -e systemd -e '(sd-pam)' || true"]);
     expect(left.stdout).toBe("");
+    expect(await sessionHolders(distro)).toEqual([]);
+  });
+
+  it("wsl CMD on a terminal: Ctrl-C ends the command (130), and the session with it", async () => {
+    const { terminal, hangUp } = await openLoginTerminal(distro.container, { args: ["-c", 'echo "session=$XDG_SESSION_ID"; exec sleep 100'] });
+    try {
+      const id = /session=(\d+)/.exec(await terminal.waitForText(/session=\d+/))![1]!;
+      await sleep(300);
+      await terminal.press("C-c");
+      expect(await terminal.exitStatus()).toBe(130);
+      await waitUntilGone(distro, id);
+      await waitForAsync("the session's holder to end", 5_000, async () => (await sessionHolders(distro)).length === 0);
+    } finally {
+      await hangUp();
+    }
+  });
+
+  it("wsl CMD on a terminal: closing the window ends the command and its session, and no holder is left", async () => {
+    const { terminal, hangUp } = await openLoginTerminal(distro.container, { args: ["-c", 'echo "session=$XDG_SESSION_ID"; sleep 100; echo not reached'] });
+    const id = /session=(\d+)/.exec(await terminal.waitForText(/session=\d+/))![1]!;
+    await hangUp();
+    await waitUntilGone(distro, id);
+    await waitForAsync("the session's holder to end", 5_000, async () => (await sessionHolders(distro)).length === 0);
+    expect((await distro.container.exec(["sh", "-c", "ps -e -o comm= | grep -c -x sleep || true"])).stdout).toBe("1"); // the container's own PID 1
+  });
+
+  it("shows what a session module prints, adds what pam_env sets, and keeps the rules' PATH", async () => {
+    const pamd = join(distro.fake.root, "etc/pam.d/nixos-wsl-init");
+    const original = readFileSync(pamd, "utf8");
+    writeFileSync(join(distro.fake.root, "etc/environment"), "FROM_PAM_ENV=yes\nPATH=/bogus\n");
+    writeFileSync(join(distro.fake.root, "etc/security/pam_env.conf"), "");
+    writeFileSync(pamd, `${original}session optional pam_env.so readenv=1\nsession optional pam_echo.so Welcome, %u\n`);
+    try {
+      const run = await runLoginShell(distro.container, { args: ["-c", 'echo "$FROM_PAM_ENV $PATH"; echo to-stderr >&2; exit 7'] });
+      expect(run.exitCode).toBe(7);
+      expect(run.stdout).toBe("yes /usr/local/bin:/usr/bin:/bin");
+      expect(run.stderr).toBe("Welcome, nixos\nto-stderr");
+    } finally {
+      writeFileSync(pamd, original);
+    }
   });
 });
 
@@ -167,6 +217,7 @@ describe("legacy mode: a shell without a session, and why", () => {
     expect(run.exitCode).toBe(7);
     expect(run.stdout).toBe("session=none");
     expect(run.stderr).toContain("this shell has no login session (there is no PAM service /etc/pam.d/nixos-wsl-init)");
+    expect(occurrences(run.stderr, "nixos-wsl-init:")).toBe(1);
     expect(run.stderr).toContain("rebuild");
     expect(run.stderr).toContain("wsl.init.legacy.loginSession = false");
   });
@@ -179,6 +230,8 @@ describe("legacy mode: a shell without a session, and why", () => {
     expect(run.stdout).toBe("session=none");
     expect(run.stderr).toContain("PAM opened the session, but logind registered none");
     expect(run.stderr).toContain("pam_systemd.so");
+    expect(run.stderr).toContain("journalctl -b");
+    expect(occurrences(run.stderr, "nixos-wsl-init:")).toBe(1);
   });
 
   it("names a libpam that cannot be loaded", async () => {
@@ -187,6 +240,32 @@ describe("legacy mode: a shell without a session, and why", () => {
     expect(run.exitCode).toBe(7);
     expect(run.stdout).toBe("session=none");
     expect(run.stderr).toContain("loading /nonexistent/libpam.so.0");
+    expect(occurrences(run.stderr, "nixos-wsl-init:")).toBe(1);
+  });
+
+  it("says that PAM refused the account, and how to see why, then runs the shell anyway", async () => {
+    const distro = await boot();
+    writeFileSync(join(distro.fake.root, "etc/pam.d/nixos-wsl-init"), "auth sufficient pam_rootok.so\naccount required pam_deny.so\n@include common-session\n");
+    const run = await runLoginShell(distro.container, { args: probe });
+    expect(run.exitCode).toBe(7);
+    expect(run.stdout).toBe("session=none");
+    expect(run.stderr).toContain("opening the PAM service nixos-wsl-init for nixos: pam_acct_mgmt:");
+    expect(run.stderr).toContain("chage -l nixos");
+    expect(occurrences(run.stderr, "nixos-wsl-init:")).toBe(1);
+  });
+
+  it("opens the session at once when the user manager cannot start, and says so", async () => {
+    const distro = await boot();
+    mkdirSync(join(distro.fake.root, "etc/systemd/system"), { recursive: true });
+    symlinkSync("/dev/null", join(distro.fake.root, "etc/systemd/system/user@.service"));
+    await runLoginShell(distro.container, { args: ["-c", "true"] }); // systemd started, its timing apart
+    const started = Date.now();
+    const run = await runLoginShell(distro.container, { args: ["-c", 'echo "session=${XDG_SESSION_ID:+yes}"; exit 7'] });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(run.exitCode).toBe(7);
+    expect(run.stdout).toBe("session=yes");
+    expect(run.stderr).toMatch(/user@1000\.service \(the user's systemd\) is \w+: systemctl --user will not work in this shell/);
+    expect(run.stderr).toContain("wsl --terminate");
   });
 
   it("opens no session and says nothing when loginSession is off", async () => {

@@ -17,12 +17,12 @@ export interface LegacyDistro {
 }
 
 /**
- * Old WSL 2's cgroup layout: v1 controllers, and cgroup2 at
- * /sys/fs/cgroup/unified, where systemd learns that a unit's processes are all
- * gone (v1 alone tells a systemd in a nested namespace nothing: a stopping
- * user manager would wait out its timeout). nspawn picks this hybrid layout
- * for a root whose systemd it recognises by this file; the bind of the host's
- * /usr then covers it.
+ * nspawn's hybrid cgroup layout: v1 controllers and name=systemd, and cgroup2
+ * at /sys/fs/cgroup/unified, as old WSL 2 has it (less name=systemd). There
+ * systemd learns that a unit's processes are all gone (v1 alone tells a
+ * systemd in a nested namespace nothing: a stopping user manager would wait
+ * out its timeout). nspawn picks this layout for a root whose systemd it
+ * recognises by this file; the bind of the host's /usr then covers it.
  */
 export function giveHybridCgroups(root: string): void {
   mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });

@@ -26,9 +26,9 @@ describe("parseInvocation", () => {
   });
 
   it("recognises legacy mode's inner processes, whatever the program's name", () => {
-    expect(parseInvocation("/sbin/nixos-wsl-init", ["__login-session", "{}"], false)).toEqual({ kind: "login-session", request: "{}" });
+    expect(parseInvocation("/sbin/nixos-wsl-init", ["__login-session", "{}", "--", "bash", "-c", "x"], false)).toEqual({ kind: "login-session", request: "{}", argv: ["bash", "-c", "x"] });
     expect(parseInvocation("syschdemd", ["__systemd-pid1", "{}"], true)).toEqual({ kind: "systemd-pid1", request: "{}" });
-    expect(parseInvocation("nixos-wsl-init", ["__login-session"], false).kind).toBe("usage-error");
+    expect(parseInvocation("nixos-wsl-init", ["__login-session", "{}"], false).kind).toBe("usage-error");
   });
 
   it("reports usage errors instead of guessing", () => {
