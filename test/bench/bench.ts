@@ -69,6 +69,10 @@ console.log(
 );
 console.log(`  without the session (wsl.init.legacy.loginSession = false): +${(legacy.warmWithoutSessionMs - legacy.directMs).toFixed(1)} ms over the same`);
 console.log(
+  `  a session opened by hand (runuser -l, the same PAM stack): ${legacy.directWithSessionMs.toFixed(1)} ms, +${(legacy.directWithSessionMs - legacy.directMs).toFixed(1)} ms; ` +
+    `syschdemd's own cost over it: +${(legacy.warmMs - legacy.directWithSessionMs).toFixed(1)} ms`,
+);
+console.log(
   comparisonLine({
     name: "legacy, cold",
     subject: "first shell to the end of its command",

@@ -1,12 +1,13 @@
 // Legacy mode's costs, in the nspawn stand-in for old WSL:
 // - warm: `syschdemd -c true` with systemd already up, the shell in a logind
 //   session (the default), and without one (loginSession off), next to
-//   entering the same namespaces directly (nsenter … setpriv … bash -c true);
+//   entering the same namespaces directly (nsenter … setpriv … bash -c true),
+//   and to a session opened by hand there (runuser -l, same PAM stack);
 // - cold: the first shell, from its start to the end of its command, next to
 //   systemd's own time from its start to "running" (its Userspace and Finish
 //   timestamps) plus the user manager's own start (user@1000's, which the first
 //   session waits for), read from the same boot.
-import { writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { bootLegacyDistro, runLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
@@ -15,6 +16,8 @@ import { median } from "./stats.ts";
 export interface LegacyFigures {
   readonly warmMs: number;
   readonly warmWithoutSessionMs: number;
+  /** runuser -l with the same PAM stack, entered by hand: what a session costs without nixos-wsl-init. */
+  readonly directWithSessionMs: number;
   readonly directMs: number;
   readonly coldMs: number;
   readonly systemdStartMs: number;
@@ -61,18 +64,25 @@ export async function benchLegacy(warmRuns: number, coldRuns: number): Promise<L
     const leader = await distro.container.leader();
     const env = Object.entries(WSL_LIKE_ENV).map(([key, value]) => `${key}=${value}`);
     // The same way in, minus nixos-wsl-init: what a hand-written nsenter line costs.
-    const direct = () =>
+    const byHand = (...command: string[]) =>
       execa("nsenter", [
         ...["--target", String(leader), "-m", "-u", "-i", "-n", "-p", "--root", "--wdns=/root", "--", "/usr/bin/env", "-i", ...env],
+        // Through the same bash that runLoginShell uses to give syschdemd its argv[0], so that only what follows differs.
+        ...["/usr/bin/bash", "-c", 'exec "$@"', "bash"],
         ...["nsenter", "--target", String(state.pid), "--mount", "--pid", "--cgroup", "--root", "--wdns=/home/nixos", "--"],
-        ...["setpriv", "--reuid=1000", "--regid=100", "--init-groups", "--", "/run/current-system/sw/bin/bash", "-c", "true"],
+        ...command,
       ]);
+    const direct = () => byHand("setpriv", "--reuid=1000", "--regid=100", "--init-groups", "--", "/run/current-system/sw/bin/bash", "-c", "true");
+    // util-linux's runuser opens its session through the PAM service runuser-l: here the same stack as nixos-wsl-init's.
+    copyFileSync(join(distro.fake.root, "etc/pam.d/nixos-wsl-init"), join(distro.fake.root, "etc/pam.d/runuser-l"));
+    const directWithSession = () => byHand("/usr/sbin/runuser", "-l", "nixos", "-s", "/run/current-system/sw/bin/bash", "-c", "true");
     // Each shell reads the settings afresh: the session is turned on and off between runs.
     const sessions = (on: boolean) =>
       writeFileSync(join(distro.fake.root, "etc/nixos-wsl-init.json"), JSON.stringify({ mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30, loginSession: on }));
     const warm: number[] = [];
     const warmWithoutSession: number[] = [];
     const baseline: number[] = [];
+    const baselineWithSession: number[] = [];
     for (let i = 0; i < 3; i++) await runLoginShell(distro.container, { args: ["-c", "true"] });
     for (let i = 0; i < warmRuns; i++) {
       sessions(true);
@@ -84,11 +94,15 @@ export async function benchLegacy(warmRuns: number, coldRuns: number): Promise<L
       check(bare.value, "a warm shell without a session");
       warmWithoutSession.push(bare.ms);
       baseline.push((await timed(direct)).ms);
+      const session = await timed(directWithSession);
+      check(session.value, "runuser -l");
+      baselineWithSession.push(session.ms);
     }
     return {
       warmMs: median(warm),
       warmWithoutSessionMs: median(warmWithoutSession),
       directMs: median(baseline),
+      directWithSessionMs: median(baselineWithSession),
       coldMs: median(cold),
       systemdStartMs: median(systemdStart),
     };
