@@ -13,6 +13,7 @@ import { inStep, StepError } from "../../src/stepError.ts";
 import { openPamSession, PamError, type PamSession } from "./pam.ts";
 import { withSessionEnv } from "./shellRules.ts";
 import { findTool } from "./tools.ts";
+import { linkWaylandSocket, waylandLink } from "./wslg.ts";
 
 /** The PAM service: the NixOS module declares it (security.pam.services.nixos-wsl-init, startSession = true). */
 export const PAM_SERVICE = "nixos-wsl-init";
@@ -45,6 +46,9 @@ export async function runLoginSession(requestText: string, argv: readonly string
   const session = openOrExplain(request);
   if (session === null) return execShell(argv, env);
   if (session.notice !== null) say(session.notice);
+  const wayland = waylandLink(env, session.environment);
+  const linkProblem = wayland === null ? null : linkWaylandSocket(wayland);
+  if (linkProblem !== null) say(linkProblem);
   try {
     await untilUserManagerRuns(request.uid);
   } catch (error) {

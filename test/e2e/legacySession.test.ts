@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootLegacyDistro, inSystemd, type LegacyDistro, openLoginTerminal, runLoginShell, startLoginShell } from "../harness/legacy.ts";
+import { bootLegacyDistro, inSystemd, type LegacyDistro, openLoginTerminal, runLoginShell, startLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
 import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
 import { sleep, waitForAsync } from "../harness/proc.ts";
 
@@ -161,6 +161,14 @@ describe("legacy mode: each shell is a logind session", () => {
     await waitUntilGone(distro, id);
     await waitForAsync("the session's holder to end", 5_000, async () => (await sessionHolders(distro)).length === 0);
     expect((await distro.container.exec(["sh", "-c", "ps -e -o comm= | grep -c -x sleep || true"])).stdout).toBe("1"); // the container's own PID 1
+  });
+
+  it("under WSLg, links its Wayland socket into the session's runtime directory", async () => {
+    mkdirSync(join(distro.fake.root, "mnt/wslg/runtime-dir"), { recursive: true });
+    writeFileSync(join(distro.fake.root, "mnt/wslg/runtime-dir/wayland-0"), ""); // stands in for the socket
+    const env = { ...WSL_LIKE_ENV, XDG_RUNTIME_DIR: "/mnt/wslg/runtime-dir", WAYLAND_DISPLAY: "wayland-0" };
+    const run = await runLoginShell(distro.container, { env, args: ["-c", 'echo "$XDG_RUNTIME_DIR"; readlink "$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY"'] });
+    expect(run).toMatchObject({ exitCode: 0, stderr: "", stdout: "/run/user/1000\n/mnt/wslg/runtime-dir/wayland-0" });
   });
 
   it("shows what a session module prints, adds what pam_env sets, and keeps the rules' PATH", async () => {

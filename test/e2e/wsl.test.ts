@@ -1,7 +1,9 @@
 // Native boot as WSL really drives it (issue #10): the WSL stand-in boots fake
 // NixOS roots with real systemd, runs WSL's /bin/sh check every 250 ms, and
 // starts shells the WSL way through the login-shell wrapper.
+import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../harness/proc.ts";
 import { type FakeGeneration, makeFakeRoot, storeName } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { BINARY_ASIDE, installBinLine, prepareWslRoot, type WslRootOptions, WslStandIn } from "../harness/wslStandIn.ts";
@@ -97,11 +99,11 @@ describe("native boot driven like WSL", () => {
   }, 60_000);
 
   it("a shell started during a 5 s activation waits for it, then runs with the NixOS environment", async () => {
-    const extra = `rm -f /run/current-system; sleep 5; ln -sfn ${storePath(1)} /run/current-system`;
+    const extra = `rm -f /run/current-system; touch /run/test-unlinked; sleep 5; ln -sfn ${storePath(1)} /run/current-system`;
     const { wsl } = await bootLikeWsl({ number: 1, activate: activation(extra) });
-    await wsl.container.leader();
-    // Once the activation runs (the shim logs it), and well before it ends.
-    for (let i = 0; i < 100 && !wsl.kmsg().includes("activate; it is stopped"); i++) await new Promise((r) => setTimeout(r, 50));
+    const leader = await wsl.container.leader();
+    // Once the activation has removed /run/current-system (the fake one links it first), and well before it ends.
+    await waitFor("the activation to unlink /run/current-system", 10_000, () => existsSync(`/proc/${leader}/root/run/test-unlinked`));
     const shell = await wsl.shell("nixos", { command: 'test -e /run/current-system && echo "$NIXOS_FROM_SET_ENVIRONMENT"; exit 42' });
     expect(shell.exitCode, shell.stderr).toBe(42);
     expect(shell.stdout).toBe("set by /etc/set-environment");

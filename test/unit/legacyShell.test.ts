@@ -4,6 +4,7 @@ import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } fro
 import { parseGroups, parsePasswd } from "../../shim/legacy/passwd.ts";
 import { cgroupBinds, cgroupTextIsUnder, chooseLegacyCgroup } from "../../shim/legacy/cgroup.ts";
 import { parseState } from "../../shim/legacy/state.ts";
+import { waylandLink } from "../../shim/legacy/wslg.ts";
 import { looksLikeSystemd, nsPidsOf, readinessArgs, systemOf } from "../../shim/legacy/systemdProcess.ts";
 import { parseJobs, parseUnitList, systemctlArgv } from "../../shim/legacy/systemctl.ts";
 import { LEGACY_EXIT, legacyStatusOf } from "../../shim/status.ts";
@@ -88,6 +89,19 @@ describe("the login session's environment", () => {
     const session = { XDG_RUNTIME_DIR: "/run/user/1000", XDG_SESSION_ID: "3", XDG_SESSION_TYPE: "tty", PATH: "/elsewhere", HOME: "/", TERM: "linux" };
     expect(withSessionEnv(rules, session)).toEqual({ ...rules, XDG_RUNTIME_DIR: "/run/user/1000", XDG_SESSION_ID: "3", XDG_SESSION_TYPE: "tty", TERM: "linux" });
     expect(withSessionEnv(rules, {})).toEqual(rules);
+  });
+});
+
+describe("WSLg's Wayland socket in the session", () => {
+  const wslg = { XDG_RUNTIME_DIR: "/mnt/wslg/runtime-dir", WAYLAND_DISPLAY: "wayland-0" };
+  it("links WSLg's socket into the session's runtime directory when that replaces WSLg's", () => {
+    expect(waylandLink(wslg, { XDG_RUNTIME_DIR: "/run/user/1000" })).toEqual({ path: "/run/user/1000/wayland-0", target: "/mnt/wslg/runtime-dir/wayland-0" });
+  });
+  it("links nothing without WSLg, without a session directory, for the same directory, or for an absolute display", () => {
+    expect(waylandLink({}, { XDG_RUNTIME_DIR: "/run/user/1000" })).toBeNull();
+    expect(waylandLink(wslg, {})).toBeNull();
+    expect(waylandLink(wslg, { XDG_RUNTIME_DIR: "/mnt/wslg/runtime-dir/" })).toBeNull();
+    expect(waylandLink({ ...wslg, WAYLAND_DISPLAY: "/mnt/wslg/runtime-dir/wayland-0" }, { XDG_RUNTIME_DIR: "/run/user/1000" })).toBeNull();
   });
 });
 
