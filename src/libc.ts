@@ -61,7 +61,7 @@ function check(result: number, call: string): void {
 }
 
 /** A NUL-terminated copy of a string, for passing to C. */
-function cstr(value: string): Buffer {
+export function cstr(value: string): Buffer {
   return Buffer.from(`${value}\0`);
 }
 

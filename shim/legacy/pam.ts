@@ -4,6 +4,7 @@
 // that session. Nothing here asks the user anything: the caller is root.
 import { writeSync } from "node:fs";
 import { CString, dlopen, FFIType, JSCallback, type Pointer, read, toArrayBuffer } from "bun:ffi";
+import { cstr } from "../../src/libc.ts";
 
 // From <security/_pam_types.h>.
 const PAM_SUCCESS = 0;
@@ -40,10 +41,6 @@ export class PamError extends Error {
   ) {
     super(`${call}: ${reason}`);
   }
-}
-
-function cstr(value: string): Buffer {
-  return Buffer.from(`${value}\0`);
 }
 
 /**

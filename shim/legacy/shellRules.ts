@@ -6,6 +6,9 @@ import type { PasswdEntry } from "./passwd.ts";
 /** Set in every process legacy mode starts inside systemd's namespaces. */
 export const INSIDE_MARKER = "NIXOS_WSL_INIT_INSIDE";
 
+/** The variables that name the user: the shell gets the user's own, never the caller's. */
+const USERS_OWN = ["HOME", "LOGNAME", "SHELL", "USER"];
+
 /** Used when a user's passwd shell is this program itself (root in legacy mode). */
 export const FALLBACK_SHELL = "/run/current-system/sw/bin/bash";
 
@@ -54,7 +57,7 @@ export function shellEnv(
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(callerEnv)) {
-    if (value !== undefined && !["HOME", "LOGNAME", "SHELL", "USER"].includes(key)) env[key] = value;
+    if (value !== undefined && !USERS_OWN.includes(key)) env[key] = value;
   }
   const entries = (callerEnv.PATH ?? "").split(":").filter(Boolean);
   // A Windows drive is a one-letter directory under the automount root (/mnt/c/…); with a root of "/" (/c/…) nothing else may count.
@@ -72,7 +75,7 @@ export function shellEnv(
 }
 
 /** What the shell's environment keeps from legacy mode's rules whatever the login session's modules set. */
-const KEPT_FROM_RULES = ["PATH", "WSLPATH", "HOME", "LOGNAME", "USER", "SHELL", INSIDE_MARKER];
+const KEPT_FROM_RULES = ["PATH", "WSLPATH", ...USERS_OWN, INSIDE_MARKER];
 
 /** The shell's environment inside a login session: the session's variables (XDG_RUNTIME_DIR, XDG_SESSION_ID, …) added to the rules' own. */
 export function withSessionEnv(env: Readonly<Record<string, string>>, session: Readonly<Record<string, string>>): Record<string, string> {
