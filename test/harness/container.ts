@@ -1,11 +1,13 @@
 // Boots a fake NixOS root in systemd-nspawn, standing in for WSL's init, and
 // looks at it from outside. Every process started here is stopped by PID in
-// stop(); nspawn's mounts live in its own namespace and die with it.
+// stop(); nspawn's mounts live in its own namespace and die with it, and its
+// cgroups (testCgroup.ts) are removed after it.
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { BINARY } from "./paths.ts";
 import { childrenOf, isAlive, mountsOf, nsPids, sleep, waitFor, type MountEntry } from "./proc.ts";
+import { makeTestCgroup, type TestCgroup } from "./testCgroup.ts";
 
 /**
  * Plays WSL's init before it execs /sbin/init: / left private, and /dev/shm a
@@ -52,6 +54,7 @@ export class Container {
     private readonly nspawn: ResultPromise<{ all: true; reject: false; stdin: "ignore" }>,
     private readonly kmsgReader: ResultPromise | null,
     private readonly kmsgLog: string,
+    private readonly cgroup: TestCgroup,
   ) {
     nspawn.all?.on("data", (chunk: Buffer) => {
       this.collectedOutput += chunk.toString();
@@ -79,9 +82,15 @@ export class Container {
     }
 
     const inside = options.command ?? ["/wsl-stand-in", ...(options.initArgs ?? [])];
+    const cgroup = makeTestCgroup(`${process.pid}-${boot}`);
+    // The shell moves itself into the container's cgroups, then becomes nspawn (same PID).
+    const enterCgroups = 'for d in $TEST_CGROUPS; do echo $$ > "$d/cgroup.procs" || exit 125; done; unset TEST_CGROUPS; exec systemd-nspawn "$@"';
     const nspawn = execa(
-      "systemd-nspawn",
+      "sh",
       [
+        "-c",
+        enterCgroups,
+        "sh",
         "--register=no",
         "--keep-unit",
         "-q",
@@ -95,9 +104,9 @@ export class Container {
         "--kill-signal=SIGKILL",
         ...inside,
       ],
-      { all: true, reject: false, stdin: "ignore" },
+      { all: true, reject: false, stdin: "ignore", env: { TEST_CGROUPS: cgroup.directories.join(" ") } },
     );
-    return new Container(root, nspawn, kmsgReader, kmsgLog);
+    return new Container(root, nspawn, kmsgReader, kmsgLog, cgroup);
   }
 
   get nspawnPid(): number {
@@ -171,6 +180,7 @@ export class Container {
     const result = await this.nspawn;
     clearTimeout(timer);
     await sleep(50); // let the kmsg reader drain the FIFO
+    await this.cgroup.remove();
     return { exitCode: result.exitCode, output: this.collectedOutput };
   }
 
@@ -187,5 +197,6 @@ export class Container {
       this.kmsgReader.kill("SIGKILL");
       await this.kmsgReader;
     }
+    await this.cgroup.remove();
   }
 }
