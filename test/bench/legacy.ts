@@ -6,10 +6,16 @@
 // - cold: the first shell, from its start to the end of its command, next to
 //   systemd's own time from its start to "running" (its Userspace and Finish
 //   timestamps) plus the user manager's own start (user@1000's, which the first
-//   session waits for), read from the same boot.
+//   session waits for), read from the same boot;
+// - the kernel's price for one cgroup migration after a pause, the step of
+//   every new session that no implementation avoids: systemd moves the
+//   session's first process into its scope. Since Linux 6.0, unless cgroup2
+//   is mounted with favordynmods, that move waits for an RCU grace period
+//   (tens of ms); old WSL's 5.10 and 5.15 kernels do not wait.
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+import type { Container } from "../harness/container.ts";
 import { bootLegacyDistro, runLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
 import { median } from "./stats.ts";
 
@@ -21,6 +27,36 @@ export interface LegacyFigures {
   readonly directMs: number;
   readonly coldMs: number;
   readonly systemdStartMs: number;
+  /** One cgroup migration after a pause, in the distro's own cgroup tree; null where no cgroup hierarchy is writable. */
+  readonly migrationMs: number | null;
+}
+
+/**
+ * What the kernel takes to move a process between two cgroups, when no move
+ * happened for a quarter second (shells are opened at human pace): bash's own
+ * clock around one write to cgroup.procs, inside the container's delegated
+ * tree, in scratch cgroups it removes again.
+ */
+const MIGRATION_PROBE = `
+set -e
+base=/sys/fs/cgroup/systemd; [ -w "$base" ] || base=/sys/fs/cgroup/unified; [ -w "$base" ] || base=/sys/fs/cgroup
+[ -w "$base/cgroup.procs" ] || exit 3
+mkdir "$base/bench-move-a" "$base/bench-move-b"
+sleep 60 & moved=$!
+trap 'set +e; kill $moved; wait $moved 2>/dev/null; rmdir "$base/bench-move-a" "$base/bench-move-b"' EXIT
+for i in 1 2 3 4 5 6 7 8 9; do
+  sleep 0.25
+  [ $((i % 2)) = 1 ] && to=a || to=b
+  started=$EPOCHREALTIME; echo $moved > "$base/bench-move-$to/cgroup.procs"; ended=$EPOCHREALTIME
+  echo $(( \${ended/./} - \${started/./} ))
+done
+`;
+
+async function cgroupMigrationMs(container: Container): Promise<number | null> {
+  const probe = await container.exec(["/usr/bin/bash", "-c", MIGRATION_PROBE]);
+  if (probe.exitCode === 3) return null;
+  if (probe.exitCode !== 0) throw new Error(`the cgroup migration probe failed (${probe.exitCode}): ${probe.stderr}`);
+  return median(probe.stdout.trim().split("\n").map((micros) => Number(micros) / 1000));
 }
 
 async function timed<T>(action: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -98,6 +134,7 @@ export async function benchLegacy(warmRuns: number, coldRuns: number): Promise<L
       check(session.value, "runuser -l");
       baselineWithSession.push(session.ms);
     }
+    const migrationMs = await cgroupMigrationMs(distro.container);
     return {
       warmMs: median(warm),
       warmWithoutSessionMs: median(warmWithoutSession),
@@ -105,6 +142,7 @@ export async function benchLegacy(warmRuns: number, coldRuns: number): Promise<L
       directWithSessionMs: median(baselineWithSession),
       coldMs: median(cold),
       systemdStartMs: median(systemdStart),
+      migrationMs,
     };
   } finally {
     await distro.container.stop();
