@@ -2,6 +2,11 @@
 // leave the machine in a distributable image. Each finding names the file (as
 // the image will hold it) and the line; a secret itself is never printed.
 //
+// Found: private keys, password hashes in /etc/shadow, secret-looking lines in
+// environment and shell start-up files, logins in the files where tools keep
+// them (.netrc and Nix's netrc, git's credential store, docker, AWS, npm, PyPI,
+// gh, cargo, kubectl), --forbid names, and an /etc/resolv.conf.
+//
 // Searched: every entry under /etc, /home, /root and /var and everything from
 // --extra-files, by name and, for text files (no NUL byte in the first 8 KiB,
 // at most 16 MiB), by content. A symlink there is followed inside the image,
@@ -50,6 +55,37 @@ const ETC_SHELL_FILES = new Set([
   "zlogin",
 ]);
 const HOME_SHELL_FILES = new Set([".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".envrc", ".pam_environment"]);
+
+/**
+ * Files where tools keep logins, each with the line that holds one: a value
+ * that is a $reference (an npmrc's ${NPM_TOKEN}) is not a secret itself.
+ */
+interface CredentialFile {
+  /** Whether an image path (no leading slash) is such a file. */
+  readonly is: (path: string) => boolean;
+  readonly line: RegExp;
+  readonly what: string;
+}
+
+const named = (...names: string[]) => (path: string) => names.includes(path.split("/").at(-1)!);
+const endingIn = (...tails: string[]) => (path: string) => tails.some((tail) => path.endsWith(`/${tail}`));
+
+const CREDENTIAL_FILES: readonly CredentialFile[] = [
+  { is: (path) => named(".netrc")(path) || path === "etc/nix/netrc", line: /(?:^|\s)password\s+(?!\$)\S/, what: "a password in a netrc file" },
+  { is: named(".git-credentials"), line: /^\s*[a-z][a-z0-9+.-]*:\/\/[^\s:@/]+:[^\s@/]+@/i, what: "a password in git's credential store" },
+  { is: endingIn(".docker/config.json"), line: /"(?:auth|identitytoken)"\s*:\s*"[^"]+"/, what: "a container registry login" },
+  { is: endingIn(".aws/credentials"), line: /^\s*aws_(?:secret_access_key|session_token)\s*=\s*(?!\$)\S/i, what: "an AWS secret key" },
+  { is: (path) => named(".npmrc")(path) || path === "etc/npmrc", line: /(?:_authToken|_auth|_password)\s*=\s*(?!\$)\S/, what: "an npm registry token" },
+  { is: named(".pypirc"), line: /^\s*password\s*[=:]\s*(?!\$)\S/, what: "a password for a Python package index" },
+  { is: endingIn(".config/gh/hosts.yml"), line: /^\s*oauth_token\s*:\s*\S/, what: "a GitHub CLI token" },
+  { is: endingIn(".cargo/credentials", ".cargo/credentials.toml"), line: /^\s*token\s*=\s*"[^"]+"/, what: "a crates.io token" },
+  { is: endingIn(".kube/config"), line: /^\s*(?:token|client-key-data|password)\s*:\s*(?!\$)\S/, what: "a Kubernetes credential" },
+];
+
+/** The kind of login file `path` is, or null: its secret lines are findings. */
+export function credentialFile(path: string): CredentialFile | null {
+  return CREDENTIAL_FILES.find((file) => file.is(path)) ?? null;
+}
 
 /** Environment and shell start-up files, where a line like TOKEN=… is a secret. */
 export function isEnvironmentFile(path: string): boolean {
@@ -120,6 +156,7 @@ export function findProblems(view: ImageView, options: CheckOptions): Finding[] 
     if (!isText(data)) continue;
 
     const environment = isEnvironmentFile(entry.path);
+    const credentials = credentialFile(entry.path);
     const shadow = entry.path === "etc/shadow";
     const inFile: Finding[] = [];
     const lines = data.toString("utf8").split("\n");
@@ -134,6 +171,7 @@ export function findProblems(view: ImageView, options: CheckOptions): Finding[] 
         const user = shadowHashUser(line);
         if (user !== null) at(`a password hash for user '${user}'`);
       }
+      if (credentials?.line.test(line)) at(credentials.what);
       if (environment) {
         const variable = secretAssignment(line);
         if (variable !== null) at(`a line that looks like a secret (${variable}=…)`);

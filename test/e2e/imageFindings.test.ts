@@ -47,6 +47,18 @@ const PLANTS: Record<string, Plant> = {
     },
     expected: ["/etc/set-environment:3 (-> /nix/store/0000cccccccccccccccccccccccccccc-set-environment): a line that looks like a secret (GITHUB_TOKEN=…)"],
   },
+  "logins in the files tools keep them in": {
+    files: {
+      "home/nixos/.netrc": "machine cache.example.org\n  login nixos\n  password s3cret-netrc\n",
+      "home/nixos/.docker/config.json": '{\n  "auths": {\n    "ghcr.io": {\n      "auth": "bml4b3M6czNjcmV0"\n    }\n  }\n}\n',
+      "home/nixos/.npmrc": "//npm.pkg.github.com/:_authToken=${GH_TOKEN}\n//registry.npmjs.org/:_authToken=npm_s3cret\n",
+    },
+    expected: [
+      "/home/nixos/.docker/config.json:4: a container registry login",
+      "/home/nixos/.netrc:3: a password in a netrc file",
+      "/home/nixos/.npmrc:2: an npm registry token",
+    ],
+  },
   "an /etc/resolv.conf": {
     files: { "etc/resolv.conf": "nameserver 192.168.1.1\n" },
     expected: ["/etc/resolv.conf: a file in the image; WSL writes its own at start, and this one is the build machine's"],
@@ -114,6 +126,7 @@ describe("the privacy and security check", () => {
       expect(refused.stderr).not.toContain("ghp_0123456789abcdef");
       expect(refused.stderr).not.toContain("wJalrXUtnFEMI");
       expect(refused.stderr).not.toContain("$6$rounds");
+      expect(refused.stderr).not.toMatch(/s3cret|bml4b3M6/);
       expect(readdirSync(out)).toEqual([]);
       expect(await listing(root)).toBe(before);
 

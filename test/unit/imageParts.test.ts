@@ -5,7 +5,7 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { findProblems, formatFinding, isEnvironmentFile, secretAssignment, shadowHashUser } from "../../nix/image/checks.ts";
+import { credentialFile, findProblems, formatFinding, isEnvironmentFile, secretAssignment, shadowHashUser } from "../../nix/image/checks.ts";
 import { addDistributionConf, renderDistributionConf } from "../../nix/image/distributionConf.ts";
 import { parseTarballArgs } from "../../nix/image/options.ts";
 import { UsageError } from "../../src/cliParser.ts";
@@ -169,6 +169,36 @@ describe("the privacy check's rules", () => {
     expect(secretAssignment("export NPM_TOKEN=")).toBeNull();
     expect(secretAssignment('export PATH="/bin"')).toBeNull();
     expect(secretAssignment("# GITHUB_TOKEN=x")).toBeNull();
+  });
+
+  it("sees logins in the files tools keep them in, not references, comments or other files", () => {
+    const secretLines: Record<string, string> = {
+      "home/nixos/.netrc": "machine cache.example.org login nixos password s3cret",
+      "etc/nix/netrc": "machine cache.example.org\n  password s3cret",
+      "root/.git-credentials": "https://nixos:ghp_abc@github.com",
+      "home/nixos/.docker/config.json": '    "auth": "bml4b3M6czNjcmV0"',
+      "home/nixos/.aws/credentials": "aws_secret_access_key = wJalrXUtnFEMI",
+      "home/nixos/.npmrc": "//registry.npmjs.org/:_authToken=npm_abc",
+      "root/.pypirc": "password = pypi-abc",
+      "home/nixos/.config/gh/hosts.yml": "    oauth_token: gho_abc",
+      "home/nixos/.cargo/credentials.toml": 'token = "cio_abc"',
+      "home/nixos/.kube/config": "    token: eyJhbGciOi",
+    };
+    for (const [path, text] of Object.entries(secretLines)) {
+      const file = credentialFile(path);
+      expect(file, path).not.toBeNull();
+      expect(text.split("\n").some((line) => file!.line.test(line)), path).toBe(true);
+    }
+    const harmless: Record<string, string> = {
+      "home/nixos/.netrc": "machine cache.example.org login nixos",
+      "home/nixos/.npmrc": "//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
+      "home/nixos/.docker/config.json": '{ "credsStore": "desktop.exe", "auths": { "ghcr.io": {} } }',
+      "home/nixos/.aws/credentials": "aws_access_key_id = AKIAEXAMPLE",
+      "root/.git-credentials": "https://github.com",
+      "home/nixos/.kube/config": "    token: $KUBE_TOKEN",
+    };
+    for (const [path, line] of Object.entries(harmless)) expect(credentialFile(path)!.line.test(line), `${path}: ${line}`).toBe(false);
+    for (const path of ["home/nixos/netrc.txt", "etc/docker/config.json", "home/nixos/notes/.aws-credentials"]) expect(credentialFile(path), path).toBeNull();
   });
 
   it("sees password hashes in shadow lines", () => {
