@@ -1,18 +1,14 @@
 // Legacy mode with real systemd: the container's PID 1 is a plain process
 // (WSL's init without systemd support), and the executable runs as root's
 // login shell.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootLegacyDistro, type LegacyDistro, processesNamed, runLoginShell, systemdsIn, WSL_LIKE_ENV } from "../harness/legacy.ts";
-import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
+import { describe, expect, it } from "vitest";
+import { type LegacyDistro, processesNamed, runLoginShell, systemdsIn, WSL_LIKE_ENV } from "../harness/legacy.ts";
+import { legacyDistroPerTest, sharedLegacyDistro } from "../harness/legacyDistros.ts";
 
 describe("legacy mode: one systemd, the user's shell inside it", () => {
-  let distro: LegacyDistro;
-  beforeAll(async () => {
-    distro = await bootLegacyDistro();
-  });
-  afterAll(async () => {
-    await distro.container.stop();
-    distro.fake.remove();
+  let distro!: LegacyDistro;
+  sharedLegacyDistro((booted) => {
+    distro = booted;
   });
   /** Make sure systemd runs (it starts with the first shell), so that no test depends on one that ran before. */
   async function openShell(): Promise<void> {

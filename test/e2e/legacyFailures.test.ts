@@ -3,7 +3,7 @@
 // for where they are, and files that cannot be read named as such.
 import { describe, expect, it } from "vitest";
 import { addSlowUnit, processesNamed, runLoginShell, SLOW_UNIT_STARTED, startLoginShell, systemdsIn, waitForFile } from "../harness/legacy.ts";
-import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
+import { legacyDistroPerTest } from "../harness/legacyDistros.ts";
 import { sleep } from "../harness/proc.ts";
 
 describe("legacy mode: when starting systemd fails", () => {

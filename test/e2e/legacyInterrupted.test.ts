@@ -14,7 +14,7 @@ import {
   waitForFile,
   WRAPPER_STARTED,
 } from "../harness/legacy.ts";
-import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
+import { legacyDistroPerTest } from "../harness/legacyDistros.ts";
 import { nsPids } from "../harness/proc.ts";
 
 const EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;

@@ -19,7 +19,7 @@ import {
   systemdsIn,
   waitForFile,
 } from "../harness/legacy.ts";
-import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
+import { legacyDistroPerTest } from "../harness/legacyDistros.ts";
 import { waitForAsync } from "../harness/proc.ts";
 
 const RECORD = "/run/nixos-wsl/legacy.json";

@@ -3,23 +3,20 @@
 // again from /proc and never starts a second one, and `nixos-wsl-init status`
 // says what is wrong and what to do.
 import { writeFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootLegacyDistro, type LegacyDistro, runLoginShell, systemdsIn } from "../harness/legacy.ts";
+import { describe, expect, it } from "vitest";
+import { type LegacyDistro, runLoginShell, systemdsIn } from "../harness/legacy.ts";
+import { sharedLegacyDistro } from "../harness/legacyDistros.ts";
 
 const RECORD = "/run/nixos-wsl/legacy.json";
 
 describe("legacy mode: a damaged record of the running systemd", () => {
-  let distro: LegacyDistro;
+  let distro!: LegacyDistro;
   let systemd: number;
-  beforeAll(async () => {
-    distro = await bootLegacyDistro();
+  sharedLegacyDistro(async (booted) => {
+    distro = booted;
     const first = await runLoginShell(distro.container, { args: ["-c", "true"] });
     expect(first.exitCode).toBe(0);
     [systemd] = await systemdsIn(distro.container);
-  });
-  afterAll(async () => {
-    await distro.container.stop();
-    distro.fake.remove();
   });
 
   async function damage(text: string): Promise<void> {

@@ -5,9 +5,9 @@
 // opened, which must cost the user a clear line, never the shell.
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootLegacyDistro, inSystemd, type LegacyDistro, openLoginTerminal, runLoginShell, startLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
-import { legacyDistroPerTest } from "../harness/legacyPerTest.ts";
+import { describe, expect, it } from "vitest";
+import { inSystemd, type LegacyDistro, openLoginTerminal, runLoginShell, startLoginShell, WSL_LIKE_ENV } from "../harness/legacy.ts";
+import { legacyDistroPerTest, sharedLegacyDistro } from "../harness/legacyDistros.ts";
 import { sleep, waitForAsync } from "../harness/proc.ts";
 
 const SETTINGS = { mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30 };
@@ -45,13 +45,9 @@ async function userManagerPid(distro: LegacyDistro): Promise<string> {
 }
 
 describe("legacy mode: each shell is a logind session", () => {
-  let distro: LegacyDistro;
-  beforeAll(async () => {
-    distro = await bootLegacyDistro();
-  });
-  afterAll(async () => {
-    await distro.container.stop();
-    distro.fake.remove();
+  let distro!: LegacyDistro;
+  sharedLegacyDistro((booted) => {
+    distro = booted;
   });
 
   it("is listed by loginctl, has the user's XDG_RUNTIME_DIR and a running user manager, and ends with the shell", async () => {
