@@ -72,12 +72,12 @@ console.log(
   `  a session opened by hand (runuser -l, the same PAM stack): ${legacy.directWithSessionMs.toFixed(1)} ms, +${(legacy.directWithSessionMs - legacy.directMs).toFixed(1)} ms; ` +
     `syschdemd's own cost over it: +${(legacy.warmMs - legacy.directWithSessionMs).toFixed(1)} ms`,
 );
-if (legacy.migrationMs !== null) {
-  console.log(
-    `  of every new session, this kernel's move of a process between cgroups (systemd's, into the session's scope): ${legacy.migrationMs.toFixed(1)} ms ` +
-      "(Linux 6.0 and later wait for an RCU grace period here unless cgroup2 has favordynmods; old WSL's 5.10 and 5.15 kernels do not)",
-  );
-}
+console.log(
+  typeof legacy.migrationMs === "number"
+    ? `  of every new session, this kernel's move of a process between cgroups (systemd's, into the session's scope): ${legacy.migrationMs.toFixed(1)} ms ` +
+        "(Linux 6.0 and later wait for an RCU grace period here unless cgroup2 has favordynmods; old WSL's 5.10 and 5.15 kernels do not)"
+    : `  this kernel's price for a cgroup migration was not measured: ${legacy.migrationMs}`,
+);
 console.log(
   comparisonLine({
     name: "legacy, cold",
