@@ -136,6 +136,27 @@ describe("legacy mode: each shell is a logind session", () => {
     expect(await sessionHolders(distro)).toEqual([]);
   });
 
+  it("a SIGTERM to the session's process ends an interactive shell that ignores it: SIGKILL 2 s later, exit 137, the session gone", async () => {
+    const { terminal, hangUp } = await openLoginTerminal(distro.container);
+    try {
+      await terminal.type('echo "session=$XDG_SESSION_ID"');
+      const id = /session=(\d+)/.exec(await terminal.waitForText(/session=\d+/))![1]!;
+      // The holder itself, not the nsenter that waits for it (whose command line names it too).
+      const holder = (await sessionHolders(distro)).map((line) => line.trim().split(/\s+/)).find((fields) => !fields[1]!.endsWith("nsenter"));
+      const pid = holder![0]!;
+      const sent = Date.now();
+      expect((await distro.container.exec(["kill", "-TERM", pid])).exitCode).toBe(0);
+      expect(await terminal.exitStatus(10_000)).toBe(137);
+      const took = Date.now() - sent;
+      expect(took).toBeGreaterThanOrEqual(1900); // the shell had its grace: an interactive bash ignores SIGTERM
+      expect(took).toBeLessThan(6000);
+      await waitUntilGone(distro, id);
+      expect(await sessionHolders(distro)).toEqual([]);
+    } finally {
+      await hangUp();
+    }
+  });
+
   it("wsl CMD on a terminal: Ctrl-C ends the command (130), and the session with it", async () => {
     const { terminal, hangUp } = await openLoginTerminal(distro.container, { args: ["-c", 'echo "session=$XDG_SESSION_ID"; exec sleep 100'] });
     try {
