@@ -4,8 +4,8 @@
 //
 // Found: private keys, password hashes in /etc/shadow, secret-looking lines in
 // environment and shell start-up files, logins in the files where tools keep
-// them (.netrc and Nix's netrc, git's credential store, docker, AWS, npm, PyPI,
-// gh, cargo, kubectl), --forbid names, and an /etc/resolv.conf.
+// them (.netrc and Nix's netrc, git's credential store, docker and podman,
+// AWS, npm, PyPI, gh, cargo, kubectl), --forbid names, and an /etc/resolv.conf.
 //
 // Searched: every entry under /etc, /home, /root and /var and everything from
 // --extra-files, by name and, for text files (no NUL byte in the first 8 KiB,
@@ -57,34 +57,63 @@ const ETC_SHELL_FILES = new Set([
 const HOME_SHELL_FILES = new Set([".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".envrc", ".pam_environment"]);
 
 /**
- * Files where tools keep logins, each with the line that holds one: a value
- * that is a $reference (an npmrc's ${NPM_TOKEN}) is not a secret itself.
+ * Files where tools keep logins, each with a pattern whose first group is the
+ * value that would be the secret. An empty value is not a finding, nor, where
+ * the tool expands references (npm's ${NAME}), a value that is only one.
  */
 interface CredentialFile {
   /** Whether an image path (no leading slash) is such a file. */
   readonly is: (path: string) => boolean;
-  readonly line: RegExp;
+  readonly value: RegExp;
   readonly what: string;
+  /** A value the tool replaces by a variable's, so that the file holds no secret itself. */
+  readonly reference?: RegExp;
 }
 
 const named = (...names: string[]) => (path: string) => names.includes(path.split("/").at(-1)!);
-const endingIn = (...tails: string[]) => (path: string) => tails.some((tail) => path.endsWith(`/${tail}`));
+const endingIn = (...tails: string[]) => (path: string) => tails.some((tail) => path === tail || path.endsWith(`/${tail}`));
+const either = (...tests: Array<(path: string) => boolean>) => (path: string) => tests.some((test) => test(path));
+/** A value in a TOML or INI line: quoted either way, or bare. */
+const QUOTED_OR_BARE = `("[^"]*"|'[^']*'|\\S+)`;
 
 const CREDENTIAL_FILES: readonly CredentialFile[] = [
-  { is: (path) => named(".netrc")(path) || path === "etc/nix/netrc", line: /(?:^|\s)password\s+(?!\$)\S/, what: "a password in a netrc file" },
-  { is: named(".git-credentials"), line: /^\s*[a-z][a-z0-9+.-]*:\/\/[^\s:@/]+:[^\s@/]+@/i, what: "a password in git's credential store" },
-  { is: endingIn(".docker/config.json"), line: /"(?:auth|identitytoken)"\s*:\s*"[^"]+"/, what: "a container registry login" },
-  { is: endingIn(".aws/credentials"), line: /^\s*aws_(?:secret_access_key|session_token)\s*=\s*(?!\$)\S/i, what: "an AWS secret key" },
-  { is: (path) => named(".npmrc")(path) || path === "etc/npmrc", line: /(?:_authToken|_auth|_password)\s*=\s*(?!\$)\S/, what: "an npm registry token" },
-  { is: named(".pypirc"), line: /^\s*password\s*[=:]\s*(?!\$)\S/, what: "a password for a Python package index" },
-  { is: endingIn(".config/gh/hosts.yml"), line: /^\s*oauth_token\s*:\s*\S/, what: "a GitHub CLI token" },
-  { is: endingIn(".cargo/credentials", ".cargo/credentials.toml"), line: /^\s*token\s*=\s*"[^"]+"/, what: "a crates.io token" },
-  { is: endingIn(".kube/config"), line: /^\s*(?:token|client-key-data|password)\s*:\s*(?!\$)\S/, what: "a Kubernetes credential" },
+  { is: either(named(".netrc"), endingIn("etc/nix/netrc")), value: /^(?!\s*#).*(?:^|\s)password\s+(\S+)/, what: "a password in a netrc file" },
+  {
+    is: either(named(".git-credentials"), endingIn(".config/git/credentials")),
+    value: /^\s*[a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:([^\s@/]+)@/i,
+    what: "a password in git's credential store",
+  },
+  {
+    is: endingIn(".docker/config.json", ".config/containers/auth.json", "etc/containers/auth.json"),
+    value: /"(?:auth|identitytoken)"\s*:\s*"([^"]*)"/,
+    what: "a container registry login",
+  },
+  { is: endingIn(".aws/credentials"), value: new RegExp(`^\\s*aws_(?:secret_access_key|session_token|security_token)\\s*=\\s*${QUOTED_OR_BARE}`, "i"), what: "an AWS secret key" },
+  {
+    is: either(named(".npmrc"), endingIn("etc/npmrc")),
+    value: new RegExp(`(?:_authToken|_auth|_password)\\s*=\\s*${QUOTED_OR_BARE}`),
+    what: "an npm registry token",
+    reference: /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/,
+  },
+  { is: named(".pypirc"), value: new RegExp(`^\\s*password\\s*[=:]\\s*${QUOTED_OR_BARE}`, "i"), what: "a password for a Python package index" },
+  { is: endingIn(".config/gh/hosts.yml"), value: new RegExp(`^\\s*oauth_token\\s*:\\s*${QUOTED_OR_BARE}`), what: "a GitHub CLI token" },
+  { is: endingIn(".cargo/credentials", ".cargo/credentials.toml"), value: new RegExp(`^\\s*token\\s*=\\s*${QUOTED_OR_BARE}`), what: "a crates.io token" },
+  {
+    is: endingIn(".kube/config"),
+    value: new RegExp(`^\\s*(?:token|client-key-data|password|id-token|refresh-token|client-secret)\\s*:\\s*${QUOTED_OR_BARE}`),
+    what: "a Kubernetes credential",
+  },
 ];
 
 /** The kind of login file `path` is, or null: its secret lines are findings. */
 export function credentialFile(path: string): CredentialFile | null {
   return CREDENTIAL_FILES.find((file) => file.is(path)) ?? null;
+}
+
+/** Whether a login file's line holds a secret: a value that is not empty, and not a reference the tool expands. */
+export function holdsCredential(file: CredentialFile, line: string): boolean {
+  const value = file.value.exec(line)?.[1]?.replace(/^(["'])(.*)\1$/, "$2").trim();
+  return value !== undefined && value !== "" && !(file.reference?.test(value) ?? false);
 }
 
 /** Environment and shell start-up files, where a line like TOKEN=… is a secret. */
@@ -171,7 +200,7 @@ export function findProblems(view: ImageView, options: CheckOptions): Finding[] 
         const user = shadowHashUser(line);
         if (user !== null) at(`a password hash for user '${user}'`);
       }
-      if (credentials?.line.test(line)) at(credentials.what);
+      if (credentials !== null && holdsCredential(credentials, line)) at(credentials.what);
       if (environment) {
         const variable = secretAssignment(line);
         if (variable !== null) at(`a line that looks like a secret (${variable}=…)`);

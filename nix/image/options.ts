@@ -43,9 +43,10 @@ Before packing, /etc, /home, /root, /var and the --extra-files tree are
 searched (symlinks followed inside the image, /nix/store itself not) for
 private keys, password hashes in /etc/shadow, --forbid names, lines like
 GITHUB_TOKEN=... in environment and shell files, logins in the files tools
-keep them in (.netrc and /etc/nix/netrc, .git-credentials, .docker/config.json,
-.aws/credentials, .npmrc, .pypirc, gh's hosts.yml, cargo's credentials,
-.kube/config), and an /etc/resolv.conf.
+keep them in (.netrc and /etc/nix/netrc, git's credential store,
+.docker/config.json and podman's auth.json, .aws/credentials, .npmrc and
+/etc/npmrc, .pypirc, gh's hosts.yml, cargo's credentials, .kube/config), and
+an /etc/resolv.conf.
 Any finding refuses the image (nothing is written) unless --allow-findings
 or WSL_TARBALL_SKIP_CHECKS=1 is given; the findings are printed either way.
 

@@ -39,25 +39,33 @@ export interface LegacyFigures {
  */
 const MIGRATION_PROBE = `
 set -e
+export LC_ALL=C  # EPOCHREALTIME's decimal point is the locale's
 base=/sys/fs/cgroup/systemd; [ -w "$base" ] || base=/sys/fs/cgroup/unified; [ -w "$base" ] || base=/sys/fs/cgroup
 [ -w "$base/cgroup.procs" ] || exit 3
+moved=
+trap 'set +e; [ -n "$moved" ] && { kill $moved; wait $moved 2>/dev/null; }; rmdir "$base/bench-move-a" "$base/bench-move-b" 2>/dev/null' EXIT
 mkdir "$base/bench-move-a" "$base/bench-move-b"
 sleep 60 & moved=$!
-trap 'set +e; kill $moved; wait $moved 2>/dev/null; rmdir "$base/bench-move-a" "$base/bench-move-b"' EXIT
 for i in 1 2 3 4 5 6 7 8 9; do
   sleep 0.25
   [ $((i % 2)) = 1 ] && to=a || to=b
   started=$EPOCHREALTIME; echo $moved > "$base/bench-move-$to/cgroup.procs"; ended=$EPOCHREALTIME
-  echo $(( \${ended/./} - \${started/./} ))
+  echo $(( \${ended//[!0-9]/} - \${started//[!0-9]/} ))
 done
 `;
 
-/** A side figure: when the container's cgroups cannot be written, the reason is printed instead. */
+/** A side figure: when it cannot be measured, the reason is printed instead, and the bench goes on. */
 async function cgroupMigrationMs(container: Container): Promise<number | string> {
-  const probe = await container.exec(["/usr/bin/bash", "-c", MIGRATION_PROBE]);
-  if (probe.exitCode === 3) return "no writable cgroup hierarchy in the container";
-  if (probe.exitCode !== 0) return `the probe failed (exit ${probe.exitCode}): ${probe.stderr.trim()}`;
-  return median(probe.stdout.trim().split("\n").map((micros) => Number(micros) / 1000));
+  try {
+    const probe = await container.exec(["/usr/bin/bash", "-c", MIGRATION_PROBE]);
+    if (probe.exitCode === 3) return "no writable cgroup hierarchy in the container";
+    if (probe.exitCode !== 0) return `the probe failed (exit ${probe.exitCode}): ${probe.stderr.trim()}`;
+    const micros = probe.stdout.trim().split("\n").map(Number);
+    if (micros.length === 0 || !micros.every(Number.isFinite)) return `the probe printed no times: ${JSON.stringify(probe.stdout)}`;
+    return median(micros) / 1000;
+  } catch (error) {
+    return `the probe could not run: ${(error as Error).message}`;
+  }
 }
 
 async function timed<T>(action: () => Promise<T>): Promise<{ ms: number; value: T }> {

@@ -13,11 +13,12 @@ import { type FakeRoot, type FakeRootOptions, makeFakeRoot } from "../harness/fa
 import { requireBinary } from "../harness/paths.ts";
 import { sleep, waitFor, waitForAsync } from "../harness/proc.ts";
 import { runFromSystemDistro } from "../harness/systemDistro.ts";
+import { runCleanups } from "../harness/cleanups.ts";
 
 const BINARY = requireBinary();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await runCleanups(cleanups);
 });
 
 function distro(options: FakeRootOptions, settings?: object): FakeRoot {

@@ -142,8 +142,9 @@ describe("legacy mode: each shell is a logind session", () => {
       await terminal.type('echo "session=$XDG_SESSION_ID"');
       const id = /session=(\d+)/.exec(await terminal.waitForText(/session=\d+/))![1]!;
       // The holder itself, not the nsenter that waits for it (whose command line names it too).
-      const holder = (await sessionHolders(distro)).map((line) => line.trim().split(/\s+/)).find((fields) => !fields[1]!.endsWith("nsenter"));
-      const pid = holder![0]!;
+      const holders = (await sessionHolders(distro)).map((line) => line.trim().split(/\s+/)).filter((fields) => !fields[1]!.endsWith("nsenter"));
+      expect(holders, "exactly this shell's holder").toHaveLength(1);
+      const pid = holders[0]![0]!;
       const sent = Date.now();
       expect((await distro.container.exec(["kill", "-TERM", pid])).exitCode).toBe(0);
       expect(await terminal.exitStatus(10_000)).toBe(137);

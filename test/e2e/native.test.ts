@@ -9,11 +9,12 @@ import { Container } from "../harness/container.ts";
 import { type FakeRoot, type FakeRootOptions, makeFakeRoot } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { mountAt, mountsOf } from "../harness/proc.ts";
+import { runCleanups } from "../harness/cleanups.ts";
 
 const BINARY = requireBinary();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await runCleanups(cleanups);
 });
 
 async function boot(options: FakeRootOptions, initArgs: string[] = []): Promise<{ root: FakeRoot; container: Container }> {

@@ -10,11 +10,12 @@ import { type FakeRootOptions, makeFakeRoot } from "../harness/fakeRoot.ts";
 import { kernelLogMark, readKernelLog, runShimWithRealKmsg } from "../harness/kernelLog.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { sleep, waitFor } from "../harness/proc.ts";
+import { runCleanups } from "../harness/cleanups.ts";
 
 requireBinary();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await runCleanups(cleanups);
 });
 
 function fakeRoot(options: FakeRootOptions, settings?: object) {

@@ -7,11 +7,12 @@ import { waitFor } from "../harness/proc.ts";
 import { type FakeGeneration, makeFakeRoot, storeName } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { BINARY_ASIDE, installBinLine, prepareWslRoot, type WslRootOptions, WslStandIn } from "../harness/wslStandIn.ts";
+import { runCleanups } from "../harness/cleanups.ts";
 
 requireBinary();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await runCleanups(cleanups);
 });
 
 const SET_ENVIRONMENT = 'export __NIXOS_SET_ENVIRONMENT_DONE=1\nexport NIXOS_FROM_SET_ENVIRONMENT="set by /etc/set-environment"\nexport PATH="/run/current-system/sw/bin:$PATH"\n';

@@ -72,6 +72,8 @@ export class Container {
     chmodSync(join(root, "wsl-stand-in"), 0o755);
 
     const boot = ++bootsStarted;
+    // First, as it may fail: nothing else is started yet.
+    const cgroup = makeTestCgroup(`${process.pid}-${boot}`);
     const kmsgFifo = join(dir, `kmsg-${boot}.fifo`);
     const kmsgLog = join(dir, `kmsg-${boot}.log`);
     let kmsgReader: ResultPromise | null = null;
@@ -82,7 +84,6 @@ export class Container {
     }
 
     const inside = options.command ?? ["/wsl-stand-in", ...(options.initArgs ?? [])];
-    const cgroup = makeTestCgroup(`${process.pid}-${boot}`);
     // The shell moves itself into the container's cgroups, then becomes nspawn (same PID).
     const enterCgroups = 'for d in $TEST_CGROUPS; do echo $$ > "$d/cgroup.procs" || exit 125; done; unset TEST_CGROUPS; exec systemd-nspawn "$@"';
     const nspawn = execa(

@@ -47,9 +47,17 @@ export async function bootLegacyDistro(options: { settings?: object; generations
   writeFileSync(join(fake.root, "etc/passwd"), passwd);
   const settings = options.settings ?? { mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 30 };
   writeFileSync(join(fake.root, "etc/nixos-wsl-init.json"), JSON.stringify(settings));
-  const container = await Container.boot(fake.dir, { command: ["/usr/bin/sleep", "infinity"], binaryAt: "/sbin/nixos-wsl-init" });
-  await container.leader();
-  return { fake, container };
+  let container: Container | null = null;
+  try {
+    container = await Container.boot(fake.dir, { command: ["/usr/bin/sleep", "infinity"], binaryAt: "/sbin/nixos-wsl-init" });
+    await container.leader();
+    return { fake, container };
+  } catch (error) {
+    // Nobody else holds them yet.
+    await container?.stop().catch(() => {});
+    fake.remove();
+    throw error;
+  }
 }
 
 export interface ShellRun {

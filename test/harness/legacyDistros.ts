@@ -2,19 +2,21 @@
 // done: one per test, or one a describe shares. Apart from harness/legacy.ts,
 // which the bench and the demo load without vitest.
 import { afterAll, afterEach, beforeAll } from "vitest";
+import { runCleanups } from "./cleanups.ts";
 import { bootLegacyDistro, type LegacyDistro } from "./legacy.ts";
 
 async function end(distro: LegacyDistro): Promise<void> {
-  await distro.container.stop();
-  distro.fake.remove();
+  try {
+    await distro.container.stop();
+  } finally {
+    distro.fake.remove();
+  }
 }
 
 /** Call inside a describe: returns a boot function whose distros end with their test. */
 export function legacyDistroPerTest(): (...args: Parameters<typeof bootLegacyDistro>) => Promise<LegacyDistro> {
   const distros: LegacyDistro[] = [];
-  afterEach(async () => {
-    for (const distro of distros.splice(0)) await end(distro);
-  });
+  afterEach(() => runCleanups(distros.splice(0).map((distro) => () => end(distro))));
   return async (...args) => {
     const distro = await bootLegacyDistro(...args);
     distros.push(distro);

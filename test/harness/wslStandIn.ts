@@ -220,11 +220,14 @@ export class WslStandIn {
   }
 
   async stop(): Promise<void> {
-    await this.container.stop();
-    // The container's end takes login with it; nsenter, outside it, is stopped by its PID.
-    if (this.login) {
-      this.login.kill("SIGKILL");
-      await this.login;
+    try {
+      await this.container.stop();
+    } finally {
+      // The container's end takes login with it; nsenter, outside it, is stopped by its PID.
+      if (this.login) {
+        this.login.kill("SIGKILL");
+        await this.login;
+      }
     }
   }
 }

@@ -5,7 +5,7 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { credentialFile, findProblems, formatFinding, isEnvironmentFile, secretAssignment, shadowHashUser } from "../../nix/image/checks.ts";
+import { credentialFile, findProblems, holdsCredential, formatFinding, isEnvironmentFile, secretAssignment, shadowHashUser } from "../../nix/image/checks.ts";
 import { addDistributionConf, renderDistributionConf } from "../../nix/image/distributionConf.ts";
 import { parseTarballArgs } from "../../nix/image/options.ts";
 import { UsageError } from "../../src/cliParser.ts";
@@ -171,33 +171,50 @@ describe("the privacy check's rules", () => {
     expect(secretAssignment("# GITHUB_TOKEN=x")).toBeNull();
   });
 
-  it("sees logins in the files tools keep them in, not references, comments or other files", () => {
-    const secretLines: Record<string, string> = {
-      "home/nixos/.netrc": "machine cache.example.org login nixos password s3cret",
-      "etc/nix/netrc": "machine cache.example.org\n  password s3cret",
-      "root/.git-credentials": "https://nixos:ghp_abc@github.com",
-      "home/nixos/.docker/config.json": '    "auth": "bml4b3M6czNjcmV0"',
-      "home/nixos/.aws/credentials": "aws_secret_access_key = wJalrXUtnFEMI",
-      "home/nixos/.npmrc": "//registry.npmjs.org/:_authToken=npm_abc",
-      "root/.pypirc": "password = pypi-abc",
-      "home/nixos/.config/gh/hosts.yml": "    oauth_token: gho_abc",
-      "home/nixos/.cargo/credentials.toml": 'token = "cio_abc"',
-      "home/nixos/.kube/config": "    token: eyJhbGciOi",
-    };
-    for (const [path, text] of Object.entries(secretLines)) {
+  it("sees logins in the files tools keep them in, not empty values, npm's references, comments or other files", () => {
+    const holds = (path: string, line: string) => {
       const file = credentialFile(path);
       expect(file, path).not.toBeNull();
-      expect(text.split("\n").some((line) => file!.line.test(line)), path).toBe(true);
-    }
-    const harmless: Record<string, string> = {
-      "home/nixos/.netrc": "machine cache.example.org login nixos",
-      "home/nixos/.npmrc": "//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
-      "home/nixos/.docker/config.json": '{ "credsStore": "desktop.exe", "auths": { "ghcr.io": {} } }',
-      "home/nixos/.aws/credentials": "aws_access_key_id = AKIAEXAMPLE",
-      "root/.git-credentials": "https://github.com",
-      "home/nixos/.kube/config": "    token: $KUBE_TOKEN",
+      return holdsCredential(file!, line);
     };
-    for (const [path, line] of Object.entries(harmless)) expect(credentialFile(path)!.line.test(line), `${path}: ${line}`).toBe(false);
+    const secretLines: Array<[string, string]> = [
+      ["home/nixos/.netrc", "machine cache.example.org login nixos password s3cret"],
+      ["etc/nix/netrc", "  password s3cret"],
+      ["home/nixos/.netrc", "  password $ecretP4ss"], // netrc expands nothing: that is the password
+      ["root/.git-credentials", "https://nixos:ghp_abc@github.com"],
+      ["root/.git-credentials", "https://:ghp_abc@github.com"],
+      ["home/nixos/.config/git/credentials", "https://nixos:ghp_abc@github.com"],
+      ["home/nixos/.docker/config.json", '    "auth": "bml4b3M6czNjcmV0"'],
+      ["home/nixos/.docker/config.json", '{"auths":{"ghcr.io":{"auth":"bml4b3M6czNjcmV0"}}}'],
+      ["home/nixos/.config/containers/auth.json", '      "auth": "bml4b3M6czNjcmV0"'],
+      ["home/nixos/.aws/credentials", "aws_secret_access_key = wJalrXUtnFEMI"],
+      ["home/nixos/.aws/credentials", "aws_security_token=FQoGZXIvYXdz"],
+      ["home/nixos/.npmrc", "//registry.npmjs.org/:_authToken=npm_abc"],
+      ["home/nixos/.npmrc", '//registry.npmjs.org/:_authToken="npm_abc"'],
+      ["root/.pypirc", "password = pypi-abc"],
+      ["root/.pypirc", "Password: pypi-abc"],
+      ["home/nixos/.config/gh/hosts.yml", "    oauth_token: gho_abc"],
+      ["home/nixos/.cargo/credentials.toml", 'token = "cio_abc"'],
+      ["home/nixos/.cargo/credentials", "token = 'cio_abc'"],
+      ["home/nixos/.kube/config", "    token: eyJhbGciOi"],
+      ["home/nixos/.kube/config", "        id-token: eyJhbGciOi"],
+      ["home/nixos/.kube/config", "        client-secret: abc"],
+    ];
+    for (const [path, line] of secretLines) expect(holds(path, line), `${path}: ${line}`).toBe(true);
+    const harmless: Array<[string, string]> = [
+      ["home/nixos/.netrc", "machine cache.example.org login nixos"],
+      ["home/nixos/.netrc", "# machine cache.example.org password <your-token>"],
+      ["home/nixos/.npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}"],
+      ["home/nixos/.npmrc", '//registry.npmjs.org/:_authToken="${NPM_TOKEN}"'],
+      ["home/nixos/.docker/config.json", '{ "credsStore": "desktop.exe", "auths": { "ghcr.io": {} } }'],
+      ["home/nixos/.docker/config.json", '    "auth": ""'],
+      ["home/nixos/.aws/credentials", "aws_access_key_id = AKIAEXAMPLE"],
+      ["root/.git-credentials", "https://github.com"],
+      ["root/.git-credentials", "https://nixos@github.com"],
+      ["home/nixos/.kube/config", '    token: ""'],
+      ["home/nixos/.config/gh/hosts.yml", "    user: nixos"],
+    ];
+    for (const [path, line] of harmless) expect(holds(path, line), `${path}: ${line}`).toBe(false);
     for (const path of ["home/nixos/netrc.txt", "etc/docker/config.json", "home/nixos/notes/.aws-credentials"]) expect(credentialFile(path), path).toBeNull();
   });
 
