@@ -110,9 +110,15 @@ export function credentialFile(path: string): CredentialFile | null {
   return CREDENTIAL_FILES.find((file) => file.is(path)) ?? null;
 }
 
+/** A value without the quotes around it (and a shell line's closing semicolon). */
+function unquoted(value: string): string {
+  return value.trim().replace(/^(["'])(.*)\1;?$/, "$2");
+}
+
 /** Whether a login file's line holds a secret: a value that is not empty, and not a reference the tool expands. */
 export function holdsCredential(file: CredentialFile, line: string): boolean {
-  const value = file.value.exec(line)?.[1]?.replace(/^(["'])(.*)\1$/, "$2").trim();
+  const matched = file.value.exec(line)?.[1];
+  const value = matched === undefined ? undefined : unquoted(matched).trim();
   return value !== undefined && value !== "" && !(file.reference?.test(value) ?? false);
 }
 
@@ -130,7 +136,7 @@ export function isEnvironmentFile(path: string): boolean {
 export function secretAssignment(line: string): string | null {
   const match = ASSIGNMENT.exec(line);
   if (!match || !SECRET_NAME.test(match[1]!)) return null;
-  const value = match[2]!.trim().replace(/^(["'])(.*)\1;?$/, "$2");
+  const value = unquoted(match[2]!);
   if (value === "" || value.startsWith("$") || value.startsWith("`")) return null;
   return match[1]!;
 }

@@ -27,6 +27,7 @@ export function catchInterruptions(): Interruption & { stop(): void } {
   return caught;
 }
 
-export function exitCodeFor(signal: NodeJS.Signals): number {
-  return 128 + (osConstants.signals[signal] ?? 0);
+/** As a shell reports a process ended by a signal: 128 + its number. */
+export function exitCodeFor(signal: NodeJS.Signals | number): number {
+  return 128 + (typeof signal === "number" ? signal : (osConstants.signals[signal] ?? 0));
 }

@@ -4,19 +4,19 @@
 // session when the shell ends; the exit code is the shell's. When no session
 // can be opened, it says why once and runs the shell without one.
 import { existsSync, readlinkSync } from "node:fs";
-import { constants } from "node:os";
 import { EXIT_FAILURE } from "../../src/exitCodes.ts";
 import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
 import { inStep, StepError } from "../../src/stepError.ts";
 import { openPamSession, PamError, type PamSession } from "./pam.ts";
+import { exitCodeFor } from "./interruptions.ts";
 import { withSessionEnv } from "./shellRules.ts";
 import { findTool } from "./tools.ts";
 import { linkWaylandSocket, waylandLink } from "./wslg.ts";
 
 /** The PAM service: the NixOS module declares it (security.pam.services.nixos-wsl-init, startSession = true). */
-export const PAM_SERVICE = "nixos-wsl-init";
+const PAM_SERVICE = "nixos-wsl-init";
 const PAM_SERVICE_FILE = `/etc/pam.d/${PAM_SERVICE}`;
 
 /** What the outer process hands over: this as one JSON argument, then "--" and the shell's command line. */
@@ -28,7 +28,7 @@ export interface LoginSessionRequest {
 
 const say = sayAs("nixos-wsl-init");
 
-export function parseLoginSessionRequest(text: string): LoginSessionRequest {
+function parseLoginSessionRequest(text: string): LoginSessionRequest {
   const value = JSON.parse(text) as LoginSessionRequest;
   if (typeof value.user !== "string" || typeof value.uid !== "number" || typeof value.pamLibrary !== "string") {
     throw new Error("the login session request is malformed");
@@ -80,13 +80,8 @@ export async function runLoginSession(requestText: string, argv: readonly string
   // D-Bus's 25 s. The session ends anyway when this process does.
   const problem = endedFromOutside ? session.abandon() : session.close();
   if (problem !== null) say(`closing the login session: ${problem} (logind ends it anyway once its processes are gone)`);
-  return exitCodeOf(code, shell.signalCode);
-}
-
-/** As a shell reports it: 128 + the signal's number for a shell killed by one. */
-function exitCodeOf(code: number, signal: NodeJS.Signals | number | null): number {
-  if (signal === null) return code;
-  return 128 + (typeof signal === "number" ? signal : (constants.signals[signal] ?? 0));
+  // As a shell reports it: 128 + the signal's number for a shell killed by one.
+  return shell.signalCode === null ? code : exitCodeFor(shell.signalCode);
 }
 
 function execShell(argv: readonly string[], env: Record<string, string>): number {
@@ -145,7 +140,8 @@ async function untilUserManagerRuns(uid: number): Promise<void> {
   const unit = `user@${uid}.service`;
   const deadline = Date.now() + USER_MANAGER_LIMIT_MS;
   for (;;) {
-    const asked = Bun.spawnSync([systemctl, "is-active", unit], { stdio: ["ignore", "pipe", "ignore"], env: {} });
+    // Bounded: a systemctl that hangs must not hold the shell past the deadline.
+    const asked = Bun.spawnSync([systemctl, "is-active", unit], { stdio: ["ignore", "pipe", "ignore"], env: {}, timeout: Math.max(1, deadline - Date.now()) });
     const state = asked.stdout.toString().trim();
     if (state === "active") return;
     if (state !== "activating" && state !== "reloading") {

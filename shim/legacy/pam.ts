@@ -9,7 +9,7 @@ import { cstr } from "../../src/libc.ts";
 // From <security/_pam_types.h>.
 const PAM_SUCCESS = 0;
 /** pam_acct_mgmt: the account is fine, but its password must be changed. */
-export const PAM_NEW_AUTHTOK_REQD = 12;
+const PAM_NEW_AUTHTOK_REQD = 12;
 const PAM_TTY = 3;
 const PAM_CONV_ERR = 19;
 const PAM_ESTABLISH_CRED = 0x2;

@@ -15,7 +15,7 @@ import { askSystemctl } from "./systemctl.ts";
 import { findStartedSystemds, findSystemdTools, isSame, nsPidsOf } from "./systemdProcess.ts";
 
 /** The longest a clean poweroff may take (a shorter readiness timeout is used instead). */
-export const SHUTDOWN_LIMIT_SECONDS = 30;
+const SHUTDOWN_LIMIT_SECONDS = 30;
 /** After SIGKILL, the kernel ends a namespace's processes at once; this long means something is stuck. */
 const KILL_LIMIT_MS = 5000;
 

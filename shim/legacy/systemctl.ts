@@ -13,7 +13,7 @@ export interface Answer {
 }
 
 /** How long one question may take before it counts as no answer. */
-export const QUESTION_MS = 5000;
+const QUESTION_MS = 5000;
 
 /** The argv that runs systemctl `args` in the namespaces of systemd `pid`. */
 export function systemctlArgv(tools: Pick<SystemdTools, "nsenter" | "systemctl">, pid: number, args: readonly string[]): string[] {

@@ -4,6 +4,7 @@
 // does (see cgroupBind), then becomes systemd. Its output goes to systemd's log (/run/nixos-wsl/systemd.log).
 import { EXIT_FAILURE } from "../../src/exitCodes.ts";
 import { execve, MS_BIND, mount } from "../../src/libc.ts";
+import { sayAs } from "../../src/say.ts";
 import { inStep } from "../../src/stepError.ts";
 import type { CgroupBind } from "./cgroup.ts";
 
@@ -19,9 +20,10 @@ export function runSystemdPid1(requestText: string): number {
       mount(source, target, null, MS_BIND);
     } catch (error) {
       // systemd still starts, with the outside view: only user managers (user@UID) are known to need this one.
-      process.stderr.write(
-        `nixos-wsl-init: binding ${source} over ${target} inside systemd's namespaces: ${(error as Error).message}; ` +
-          "systemd starts with the cgroup view it inherited, where user managers (systemctl --user) cannot start\n",
+      // Synchronous: systemd replaces this process right after.
+      sayAs("nixos-wsl-init")(
+        `binding ${source} over ${target} inside systemd's namespaces: ${(error as Error).message}; ` +
+          "systemd starts with the cgroup view it inherited, where user managers (systemctl --user) cannot start",
       );
     }
   }

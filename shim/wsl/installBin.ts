@@ -16,7 +16,7 @@ nothing else in /bin changes.
 `;
 
 /** The entries that are links to the system's own programs. */
-export const LINKED = ["mount", "true", "login"] as const;
+const LINKED = ["mount", "true", "login"] as const;
 
 /**
  * /bin/sh: bash of the system, with the system's sw/bin added at the end of

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, watch } from "node:fs";
 import { execve } from "../../src/libc.ts";
 import { CONFIG_FILE } from "../../src/paths.ts";
+import { sayAs } from "../../src/say.ts";
 import { DEFAULT_SHELL, IMPORT_SCRIPT, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
 
 const CURRENT_SYSTEM = "/run/current-system";
@@ -14,9 +15,8 @@ const SET_ENVIRONMENT = "/etc/set-environment";
 const BASH = `${CURRENT_SYSTEM}/sw/bin/bash`;
 const PROFILE_BASH = "/nix/var/nix/profiles/system/sw/bin/bash";
 
-function say(message: string): void {
-  process.stderr.write(`${WRAPPER_NAME}: ${message}\n`);
-}
+// Synchronous: this process execs the user's shell right after, on the same stderr.
+const say = sayAs(WRAPPER_NAME);
 
 function readOr<T>(path: string, use: (text: string) => T, fallback: T): T {
   try {

@@ -4,7 +4,7 @@
 export const DEFAULT_SHELL = "/run/current-system/sw/bin/bash";
 export const WRAPPER_NAME = "nixos-wsl-shell";
 /** Set by /etc/set-environment (and by the wrapper): a parent already imported it. */
-export const DONE_VARIABLE = "__NIXOS_SET_ENVIRONMENT_DONE";
+const DONE_VARIABLE = "__NIXOS_SET_ENVIRONMENT_DONE";
 
 export interface ShellFacts {
   readonly argv0: string;

@@ -2,13 +2,15 @@
 // (WSL's init without systemd support), and the executable runs as root's
 // login shell.
 import { describe, expect, it } from "vitest";
-import { type LegacyDistro, processesNamed, runLoginShell, systemdsIn, WSL_LIKE_ENV } from "../harness/legacy.ts";
+import { type LegacyDistro, maskContainerFailures, processesNamed, runLoginShell, systemdsIn, WSL_LIKE_ENV } from "../harness/legacy.ts";
 import { legacyDistroPerTest, sharedLegacyDistro } from "../harness/legacyDistros.ts";
 
 describe("legacy mode: one systemd, the user's shell inside it", () => {
   let distro!: LegacyDistro;
   sharedLegacyDistro((booted) => {
     distro = booted;
+    // Without the units that cannot work in a container, the system is exactly "running", as status must then say.
+    maskContainerFailures(distro.fake);
   });
   /** Make sure systemd runs (it starts with the first shell), so that no test depends on one that ran before. */
   async function openShell(): Promise<void> {
@@ -55,7 +57,7 @@ describe("legacy mode: one systemd, the user's shell inside it", () => {
   it("tells through nixos-wsl-init status which systemd it started", async () => {
     await openShell();
     const status = await distro.container.exec(["bash", "-c", "exec -a nixos-wsl-init /sbin/nixos-wsl-init status"]);
-    expect([0, 1]).toContain(status.exitCode); // running, or degraded (Debian's units that fail in this container)
+    expect(status.exitCode).toBe(0); // running
     expect(status.stdout).toContain("Mode:        legacy");
     expect(status.stdout).toMatch(/^systemd: +PID \d+ \(as WSL sees it\), started 20\d\d-/m);
     expect(status.stdout).toContain(`System:      ${distro.fake.storePath(1)}`);

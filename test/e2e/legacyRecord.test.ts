@@ -4,7 +4,7 @@
 // says what is wrong and what to do.
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type LegacyDistro, runLoginShell, systemdsIn } from "../harness/legacy.ts";
+import { type LegacyDistro, maskContainerFailures, runLoginShell, systemdsIn } from "../harness/legacy.ts";
 import { sharedLegacyDistro } from "../harness/legacyDistros.ts";
 
 const RECORD = "/run/nixos-wsl/legacy.json";
@@ -14,6 +14,8 @@ describe("legacy mode: a damaged record of the running systemd", () => {
   let systemd: number;
   sharedLegacyDistro(async (booted) => {
     distro = booted;
+    // Without the units that cannot work in a container, the system is exactly "running", as status must then say.
+    maskContainerFailures(distro.fake);
     const first = await runLoginShell(distro.container, { args: ["-c", "true"] });
     expect(first.exitCode).toBe(0);
     [systemd] = await systemdsIn(distro.container);
@@ -78,21 +80,21 @@ describe("legacy mode: a damaged record of the running systemd", () => {
   it("has status say that the record is damaged, which systemd runs, and what to do", async () => {
     await damage("{}");
     const text = await status();
-    // The exit code is what systemd says of itself (the record only tells where it is): 0 running, 1 degraded.
-    expect([0, 1]).toContain(text.exitCode);
+    // The exit code is what systemd says of itself (the record only tells where it is): 0, running.
+    expect(text.exitCode).toBe(0);
     expect(text.stderr).toContain(`${RECORD} is not a valid record ("pid" is missing).`);
     expect(text.stderr).toContain(`systemd started by legacy mode runs as PID ${systemd} (found in /proc); the next shell (wsl, which runs syschdemd as root) records it again.`);
     expect(text.stderr + text.stdout).not.toContain("undefined");
     const json = await status("--json");
     const parsed = JSON.parse(json.stdout) as { state: string };
     expect(parsed).toMatchObject({ mode: "legacy", record: "invalid", problem: `${RECORD} is not a valid record ("pid" is missing)`, runningPid: systemd });
-    expect(["running", "degraded"]).toContain(parsed.state);
-    expect(json.exitCode).toBe(parsed.state === "running" ? 0 : 1);
+    expect(parsed.state).toBe("running");
+    expect(json.exitCode).toBe(0);
     expect(text.exitCode).toBe(json.exitCode);
 
     await runLoginShell(distro.container, { args: ["-c", "true"] });
     const repaired = await status();
-    expect([0, 1]).toContain(repaired.exitCode); // running, or degraded (units that fail in this container)
+    expect(repaired.exitCode).toBe(0); // running
     expect(repaired.stdout).toContain(`systemd:     PID ${systemd} (as WSL sees it), started 20`);
   });
 });

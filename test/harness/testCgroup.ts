@@ -7,6 +7,7 @@
 // and that cgroup is removed after it.
 import { mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { errorCode } from "../../src/stepError.ts";
 import { mountsOf, sleep } from "./proc.ts";
 
 /** The parent of the containers' cgroups, below the runner's cgroup in each hierarchy. */
@@ -74,17 +75,13 @@ export function makeTestCgroup(name: string): TestCgroup {
   return { directories, remove };
 }
 
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === "ENOENT";
-}
-
 /** rmdir, children first; a cgroup whose last processes are still exiting is busy for a moment. */
 async function removeTree(directory: string): Promise<void> {
   let children: string[];
   try {
     children = readdirSync(directory, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   } catch (error) {
-    if (isMissing(error)) return;
+    if (errorCode(error) === "ENOENT") return;
     throw error;
   }
   for (const child of children) await removeTree(join(directory, child));
@@ -93,8 +90,8 @@ async function removeTree(directory: string): Promise<void> {
       rmdirSync(directory);
       return;
     } catch (error) {
-      if (isMissing(error)) return;
-      if ((error as NodeJS.ErrnoException).code !== "EBUSY" || attempt >= 100) {
+      if (errorCode(error) === "ENOENT") return;
+      if (errorCode(error) !== "EBUSY" || attempt >= 100) {
         throw new Error(`removing the test cgroup ${directory}: ${(error as Error).message} (processes left in it: ${processesIn(directory)})`);
       }
       await sleep(20);
