@@ -142,39 +142,44 @@ async function pack(request: Extract<TarballRequest, { action: "pack" }>): Promi
   if (findings.length > 0) say(`packing anyway (findings allowed): the check found ${things(findings.length)}:\n${findingLines(findings)}`);
 
   const plan = planPack(view.entries);
-  const output = PartialOutput.create(out);
-  const progress = new Progress({ entries: plan.entries.length, bytes: plan.dataBytes }, process.stderr.isTTY === true, (text) => {
-    try {
-      writeSync(2, text);
-    } catch {
-      // no terminal any more
-    }
-  });
+  // The handlers go in before the partial file exists: a signal between the two
+  // would otherwise end the process by default and leave the partial file behind.
+  let output: PartialOutput | undefined;
+  let progress: Progress | undefined;
   const handlers = SIGNALS.map(([signal, number]) => {
     const handler = (): void => {
-      progress.clear();
-      output.discard();
-      say(`interrupted by ${signal}: removed the partial ${output.temporary}; ${out} was not written and ROOT is unchanged.`);
+      progress?.clear();
+      output?.discard();
+      const removed = output ? `removed the partial ${output.temporary}; ` : "";
+      say(`interrupted by ${signal}: ${removed}${out} was not written and ROOT is unchanged.`);
       process.exit(128 + number);
     };
     process.on(signal, handler);
     return [signal, handler] as const;
   });
   try {
-    const gzip = new GzipStream((data) => output.write(data));
-    await packImage(plan, gzip, request.mtime, (entries, bytes) => progress.update(entries, bytes));
+    const file = (output = PartialOutput.create(out));
+    const shown = (progress = new Progress({ entries: plan.entries.length, bytes: plan.dataBytes }, process.stderr.isTTY === true, (text) => {
+      try {
+        writeSync(2, text);
+      } catch {
+        // no terminal any more
+      }
+    }));
+    const gzip = new GzipStream((data) => file.write(data));
+    await packImage(plan, gzip, request.mtime, (entries, bytes) => shown.update(entries, bytes));
     await gzip.finish();
-    output.commit();
-    progress.clear();
-    const seconds = progress.elapsedSeconds;
+    file.commit();
+    shown.clear();
+    const seconds = shown.elapsedSeconds;
     say(
       `wrote ${out}: ${plan.entries.length} entries, ${size(plan.dataBytes)} of data, ${size(gzip.written)} compressed, ` +
         `in ${seconds.toFixed(1)} s (${size(plan.dataBytes / Math.max(seconds, 0.001))}/s)`,
     );
     return EXIT_OK;
   } catch (error) {
-    progress.clear();
-    output.discard();
+    progress?.clear();
+    output?.discard();
     if (!(error instanceof StepError)) throw error;
     throw new StepError(error.step, error.cause, [error.next, `${out} was not written; ROOT is unchanged.`].filter(Boolean).join("\n"));
   } finally {

@@ -4,7 +4,7 @@
 // what failed and what to do, leaves no OUT.wsl and no partial file, and
 // leaves ROOT as it was.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -17,6 +17,17 @@ const BINARY = requireBinary();
 
 async function listing(root: string): Promise<string> {
   return (await execa("find", [root, "-printf", "%P %y %s %T@ %m %U:%G %l\n"])).stdout.split("\n").sort().join("\n");
+}
+
+/** Send `signal` to `child` the moment a partial image appears in `out`, before it has any data. */
+function signalWhenPartialAppears(out: string, child: { kill(signal: NodeJS.Signals): boolean }, signal: NodeJS.Signals): () => void {
+  const watcher = watch(out, (_event, name) => {
+    if (String(name).startsWith(".nixos.wsl.partial-")) {
+      child.kill(signal);
+      watcher.close();
+    }
+  });
+  return () => watcher.close();
 }
 
 /** Readable, without a JavaScript stack trace or "unexpected error". */
@@ -118,15 +129,23 @@ describe("failures of the image builder", () => {
     });
   }
 
-  it("keeps an existing OUT.wsl as it was when interrupted", async () => {
+  it("keeps an existing OUT.wsl as it was when interrupted the moment its partial file appears, 8 times of each signal", async () => {
+    // Before the fix, a signal in the instant between creating the partial file and
+    // handling signals ended the process by default and left the partial file.
     const out = outDir();
     writeFileSync(join(out, "nixos.wsl"), "the previous image");
-    const child = execa(BINARY, ["tarball", fake.root, join(out, "nixos.wsl")], { reject: false });
-    await waitFor("the partial image", 20_000, () => readdirSync(out).some((name) => name.startsWith(".nixos.wsl.partial-")));
-    child.kill("SIGINT");
-    expect((await child).exitCode).toBe(130);
-    expect(readdirSync(out)).toEqual(["nixos.wsl"]);
-    expect(statSync(join(out, "nixos.wsl")).size).toBe("the previous image".length);
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const child = execa(BINARY, ["tarball", fake.root, join(out, "nixos.wsl")], { reject: false });
+        const stopWatching = signalWhenPartialAppears(out, child, signal);
+        const result = await child;
+        stopWatching();
+        expect({ exitCode: result.exitCode, signal: result.signal }, `${signal} #${attempt}: ${result.stderr}`).toEqual({ exitCode: code, signal: undefined });
+        expect(result.stderr).toMatch(new RegExp(`interrupted by ${signal}: removed the partial .*; .*nixos\\.wsl was not written and ROOT is unchanged`));
+        expect(readdirSync(out)).toEqual(["nixos.wsl"]);
+        expect(statSync(join(out, "nixos.wsl")).size).toBe("the previous image".length);
+      }
+    }
   });
 
   it("answers --help with usage and exit codes, and bad usage with exit 2", async () => {
