@@ -3,6 +3,8 @@
 // exits by what systemd says (0 running, 1 degraded, 2 starting, 3 stopped,
 // 4 gone); waitFor lets shells in once one unit is ready; and a start that
 // times out names the jobs systemd was still running.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   addFailingUnit,
@@ -57,7 +59,7 @@ describe("legacy mode: --shutdown", () => {
     expect(stop.exitCode).toBe(0);
     expect(stop.stdout).toContain(`systemd (PID ${before}) powered off cleanly in`);
     // The open shell was told first, so systemd's final stage does not wait out its 10 s for it.
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(9000);
     expect(stop.stdout).toContain("the next shell starts a new systemd");
     expect(await systemdsIn(distro.container)).toEqual([]);
     const ended = await open.result;
@@ -103,10 +105,13 @@ describe("legacy mode: --shutdown", () => {
   });
 
   it("kills a systemd that does not power off in time, and everything in it", async () => {
-    const distro = await boot({ settings: { defaultUser: "nixos", readinessTimeoutSeconds: 3 } });
+    const distro = await boot();
     addUnstoppableUnit(distro.fake);
-    await runLoginShell(distro.container, { args: ["-c", "true"] });
+    expect((await runLoginShell(distro.container, { args: ["-c", "true"] })).exitCode).toBe(0);
     const [systemd] = await systemdsIn(distro.container);
+    // Only the poweroff gets 3 s: the start had the usual 30, whatever the machine's load.
+    // The settings are read again by each run.
+    writeFileSync(join(distro.fake.root, "etc/nixos-wsl-init.json"), JSON.stringify({ mode: "legacy", defaultUser: "nixos", readinessTimeoutSeconds: 3 }));
     const started = Date.now();
     const stop = await runInit(distro.container, ["legacy", "--shutdown"]);
     expect(stop.exitCode).toBe(0);
@@ -128,8 +133,13 @@ describe("legacy mode: --shutdown", () => {
     const first = await starting.result;
     // The start was not cut short under it: the shell got in (and ran, unless the shutdown hung it up right after).
     expect(first.stderr).not.toMatch(/starting systemd:|interrupted/);
-    // Hung up by the shutdown right after it got in: ended by a signal, or with 128 + the signal.
-    if (first.stdout !== "first-shell-ran") expect(first.signal !== undefined || [129, 143].includes(first.exitCode ?? -1)).toBe(true);
+    // Hung up by the shutdown right after it got in: ended by a signal, or with 128 + the signal;
+    // or it reached nsenter only once systemd had gone (exit 1, in nsenter's words).
+    if (first.stdout !== "first-shell-ran") {
+      const hungUp = first.signal !== undefined || [129, 143].includes(first.exitCode ?? -1);
+      const tooLate = first.exitCode === 1 && /nsenter:/.test(first.stderr);
+      expect(hungUp || tooLate, `exit ${first.exitCode}, signal ${first.signal}: ${first.stderr}`).toBe(true);
+    }
     expect(stop.stderr).toMatch(/waiting for another shell \(PID \d+\) that is (starting systemd|waiting for systemd)/);
     expect(stop.exitCode).toBe(0);
     expect(stop.stdout).toContain("powered off cleanly");
@@ -267,7 +277,7 @@ describe("legacy mode: a start that times out", () => {
     ["the waitFor target", "multi-user.target", "systemd did not start multi-user.target (waitFor) within 3 s"],
   ])("names the job still running (%s)", async (_what, waitFor, said) => {
     const distro = await boot({ settings: { defaultUser: "nixos", readinessTimeoutSeconds: 3, waitFor } });
-    addSlowUnit(distro.fake, 30);
+    addSlowUnit(distro.fake, 30, { early: true });
     const run = await runLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toBe("");

@@ -71,11 +71,13 @@ describe("legacy mode: each shell is a logind session", () => {
   });
 
   it("gives a second shell, started while the first runs, a session of its own with the same user manager", async () => {
-    const first = await startLoginShell(distro.container, { args: ["-c", "echo $XDG_SESSION_ID; sleep 4"] });
+    // The first shell stays until the second has looked (or 30 s have passed: exit 9).
+    const untilSecondIsDone = "for i in $(seq 300); do [ -e /tmp/test-second-done ] && exit 0; sleep 0.1; done; exit 9";
+    const first = await startLoginShell(distro.container, { args: ["-c", `echo $XDG_SESSION_ID; ${untilSecondIsDone}`] });
     const deadline = Date.now() + 10_000;
     while ((await sessions(distro)).length === 0 && Date.now() < deadline) await sleep(100);
     const managerDuringFirst = await userManagerPid(distro);
-    const second = await runLoginShell(distro.container, { args: ["-c", "echo $XDG_SESSION_ID; systemctl --user is-system-running; loginctl list-sessions --no-legend | wc -l"] });
+    const second = await runLoginShell(distro.container, { args: ["-c", "echo $XDG_SESSION_ID; systemctl --user is-system-running; loginctl list-sessions --no-legend | wc -l; touch /tmp/test-second-done"] });
     expect(second.exitCode).toBe(0);
     const [secondId, userState, count] = second.stdout.split("\n");
     expect(userState).toBe("running");

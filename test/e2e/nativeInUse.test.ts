@@ -66,7 +66,9 @@ describe("native shim and the real kernel log", () => {
 
 describe("native shim under stray signals", () => {
   it("survives every catchable signal during the activation, and boots systemd", async () => {
-    const { container } = await boot({ generations: [{ number: 1, activate: "sleep 3" }] });
+    // The activation lasts until the test has sent every signal (at most 20 s).
+    const activate = "for i in $(seq 200); do [ -e /run/test-signals-sent ] && exit 0; sleep 0.1; done";
+    const { container } = await boot({ generations: [{ number: 1, activate }] });
     const leader = await container.leader();
     // From outside (as WSL's init could) and from inside (a stray `kill 1`).
     await waitFor("the activation to start", 10_000, () => container.kmsg().includes("running /nix/store"));
@@ -74,6 +76,7 @@ describe("native shim under stray signals", () => {
       process.kill(leader, signal);
     }
     for (const signal of ["TERM", "INT", "HUP"]) await container.exec(["kill", `-${signal}`, "1"]);
+    await container.exec(["touch", "/run/test-signals-sent"]);
     await sleep(200);
     expect(["running", "degraded"]).toContain(await container.systemState());
     expect(container.kmsg()).toMatch(/^<4>nixos-wsl-init: ignored SIGTERM: PID 1 must not die before systemd runs$/m);

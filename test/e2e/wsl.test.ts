@@ -95,7 +95,9 @@ describe("native boot driven like WSL", () => {
     const session = await wsl.startUserSession("nixos", 2_000); // where WSL says "Failed to start the systemd user session"
     expect(session.active).toBe(false);
     expect(session.state).toBe("inactive");
-    expect(session.checks).toBeGreaterThanOrEqual(7);
+    // It asked again and again (every 250 ms, or as fast as systemctl answers on a busy machine) for its whole budget.
+    expect(session.checks).toBeGreaterThanOrEqual(2);
+    expect(session.ms).toBeGreaterThanOrEqual(2_000);
     expect((await wsl.container.exec(["loginctl", "list-sessions", "--no-legend"])).stdout.trim()).toBe("");
   }, 60_000);
 

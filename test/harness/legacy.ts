@@ -188,13 +188,19 @@ export function slowSystemd(seconds: number, number = 1): FakeGeneration {
   return { number, systemdScript: `touch ${WRAPPER_STARTED}; sleep ${seconds}; exec ${HOST_SYSTEMD}` };
 }
 
-/** A unit that keeps systemd from reaching "running" for `seconds` once its control socket is up. */
-export function addSlowUnit(fake: FakeRoot, seconds: number): void {
+/**
+ * A unit that keeps systemd from reaching "running" for `seconds` once its control socket is up.
+ * `early`: it starts at once instead of after basic.target (DefaultDependencies=no), so that it
+ * is the one job still running a few seconds in, however slowly the rest of the start goes;
+ * Before= keeps multi-user.target waiting for it (a target orders itself only after units with default dependencies).
+ */
+export function addSlowUnit(fake: FakeRoot, seconds: number, { early = false } = {}): void {
   const units = join(fake.root, "etc/systemd/system");
   mkdirSync(join(units, "multi-user.target.wants"), { recursive: true });
   writeFileSync(
     join(units, "test-slow.service"),
-    `[Unit]\nDescription=Holds back the end of the start (test)\n[Service]\nType=oneshot\nExecStart=/bin/sh -c "touch ${SLOW_UNIT_STARTED}; exec sleep ${seconds}"\n`,
+    `[Unit]\nDescription=Holds back the end of the start (test)\n${early ? "DefaultDependencies=no\nBefore=multi-user.target\n" : ""}` +
+      `[Service]\nType=oneshot\nExecStart=/bin/sh -c "touch ${SLOW_UNIT_STARTED}; exec sleep ${seconds}"\n`,
   );
   symlinkSync("../test-slow.service", join(units, "multi-user.target.wants/test-slow.service"));
 }

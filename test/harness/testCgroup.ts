@@ -91,7 +91,7 @@ async function removeTree(directory: string): Promise<void> {
       return;
     } catch (error) {
       if (errorCode(error) === "ENOENT") return;
-      if (errorCode(error) !== "EBUSY" || attempt >= 100) {
+      if (errorCode(error) !== "EBUSY" || attempt >= 500) {
         throw new Error(`removing the test cgroup ${directory}: ${(error as Error).message} (processes left in it: ${processesIn(directory)})`);
       }
       await sleep(20);
