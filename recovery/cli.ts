@@ -11,6 +11,7 @@ import { sayAs } from "../src/say.ts";
 import { inStep, StepError } from "../src/stepError.ts";
 import { makeWritable } from "./chrootMounts.ts";
 import { enterGeneration, privateMountNamespace } from "./enter.ts";
+import { Endings } from "./endings.ts";
 import { formatGenerationTable, generationsJson } from "./list.ts";
 import { UsageError } from "../src/cliParser.ts";
 import { parseRecoveryArgs, type RecoveryRequest } from "./options.ts";
@@ -80,9 +81,9 @@ export async function runRecovery(args: readonly string[]): Promise<number> {
         return EXIT_OK;
       }
       case "rollback":
-        return runRollback(root, request);
+        return await runRollback(root, request);
       case "boot-once":
-        return runBootOnce(root, request);
+        return await runBootOnce(root, request);
       case "enter":
         return await runEnter(root, request);
     }
@@ -93,18 +94,35 @@ export async function runRecovery(args: readonly string[]): Promise<number> {
   }
 }
 
-function runRollback(root: string, request: Extract<RecoveryRequest, { action: "rollback" }>): number {
-  const generation = selectGeneration(root, request.generation);
-  // The distro is made writable in a private mount namespace, so the caller's mounts stay as they were.
-  privateMountNamespace();
-  const writable = makeWritable(root);
-  let result;
+/**
+ * Make ROOT writable, do one short change, make it read-only again. A signal
+ * meanwhile waits until ROOT is read-only again; the change, made in full or
+ * not at all, is reported either way, and the exit code is then 128 + the signal.
+ */
+async function whileWritable<T>(root: string, change: () => T): Promise<{ result: T; interrupted: number | null }> {
+  const endings = Endings.catch({ interrupts: "end" });
+  let result: T;
+  let interrupted: number | null;
   try {
-    result = rollback(root, generation);
+    // The distro is made writable in a private mount namespace, so the caller's mounts stay as they were.
+    privateMountNamespace();
+    const writable = makeWritable(root);
+    try {
+      result = change();
+    } finally {
+      const warning = writable.restore();
+      if (warning) say(`warning: ${warning}`);
+    }
   } finally {
-    const warning = writable.restore();
-    if (warning) say(`warning: ${warning}`);
+    interrupted = await endings.stop();
   }
+  if (interrupted !== null) say(`interrupted by ${endings.caught}: the change was finished first, and the distro is as writable as it was before`);
+  return { result, interrupted };
+}
+
+async function runRollback(root: string, request: Extract<RecoveryRequest, { action: "rollback" }>): Promise<number> {
+  const generation = selectGeneration(root, request.generation);
+  const { result, interrupted } = await whileWritable(root, () => rollback(root, generation));
   if (!result.changed) {
     process.stdout.write(`generation ${generation.number} is already the default (system -> ${result.newTarget})\n`);
   } else {
@@ -113,28 +131,21 @@ function runRollback(root: string, request: Extract<RecoveryRequest, { action: "
         "It boots at the next start of the distro (wsl --terminate NixOS first if it is running). No generation was deleted.\n",
     );
   }
-  return EXIT_OK;
+  return interrupted ?? EXIT_OK;
 }
 
-function runBootOnce(root: string, request: Extract<RecoveryRequest, { action: "boot-once" }>): number {
+async function runBootOnce(root: string, request: Extract<RecoveryRequest, { action: "boot-once" }>): Promise<number> {
   const generation = selectGeneration(root, request.generation);
   const problem = bootProblem(root, generation);
   if (problem !== null) throw new SelectionError(`${describeGeneration(root, generation)} cannot boot, so it is not booted once: ${problem}`);
-  privateMountNamespace();
-  const writable = makeWritable(root);
-  try {
-    const warning = inStep(`writing ${BOOT_STATE} in ${root}`, () => recordBootOnce(root, generation));
-    if (warning) say(`warning: ${warning}`);
-  } finally {
-    const warning = writable.restore();
-    if (warning) say(`warning: ${warning}`);
-  }
+  const { result: warning, interrupted } = await whileWritable(root, () => inStep(`writing ${BOOT_STATE} in ${root}`, () => recordBootOnce(root, generation)));
+  if (warning) say(`warning: ${warning}`);
   const name = generation.number === null ? generation.link : `generation ${generation.number}`;
   process.stdout.write(
     `the next start boots ${name} (${generation.storePath}) once; the start after it boots the default again.\n` +
       "Start the distro now with: wsl --terminate NixOS, then wsl -d NixOS. The default was not changed.\n",
   );
-  return EXIT_OK;
+  return interrupted ?? EXIT_OK;
 }
 
 async function runEnter(root: string, request: Extract<RecoveryRequest, { action: "enter" }>): Promise<number> {

@@ -10,35 +10,18 @@
 // threads later, and in a process whose children belong to another PID
 // namespace, creating a thread fails and bun aborts.
 import { closeSync, openSync } from "node:fs";
-import { constants } from "node:os";
 import { RECOVERY_INNER } from "../src/invocation.ts";
 import { chroot, CLONE_NEWNS, fchdir, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
 import { sayAs } from "../src/say.ts";
 import { inStep } from "../src/stepError.ts";
 import { bindExecutableInside, makeWritable, mountApiFilesystems } from "./chrootMounts.ts";
-import { type EnterPlan, exitStatus, recoveryActivationEnv } from "./enterPlan.ts";
+import { type EnterPlan, recoveryActivationEnv } from "./enterPlan.ts";
+import { type Ending, Endings } from "./endings.ts";
+import { exitCodeFor, statusOf } from "../src/exitCodes.ts";
+import { childrenOf } from "../src/processTree.ts";
 import { RECOVERY_COMMAND } from "../src/paths.ts";
 
 const say = sayAs("nixos-wsl-recovery");
-
-/** Ctrl-C belongs to the command inside; no process in between may die of it. */
-function ignoreInterrupts(): void {
-  for (const signal of ["SIGINT", "SIGQUIT"] as const) process.on(signal, () => {});
-}
-
-/**
- * A closed terminal (SIGHUP) or a SIGTERM is passed on to what runs inside, so
- * that this process lives to undo what it did (a filesystem made writable).
- */
-function passOnEndings(child: { kill(signal: NodeJS.Signals): void }): void {
-  for (const signal of ["SIGHUP", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
-}
-
-function statusOf(child: { exitCode: number | null; signalCode: string | number | null }): number {
-  const signal = child.signalCode;
-  const number = signal === null ? null : typeof signal === "number" ? signal : (constants.signals[signal as keyof typeof constants.signals] ?? 1);
-  return exitStatus(child.exitCode, number);
-}
 
 /** A private mount namespace for this thread and its children: nothing mounted here reaches the caller. */
 export function privateMountNamespace(): void {
@@ -48,36 +31,42 @@ export function privateMountNamespace(): void {
 
 /** In the caller's process: prepare and enter the root, run the inner process there. Returns the command's exit status. */
 export async function enterGeneration(plan: EnterPlan): Promise<number> {
-  privateMountNamespace();
-  const writable = makeWritable(plan.root);
+  // Before anything changes: from here on, no signal ends this process before it has undone its changes.
+  const endings = Endings.catch({ interrupts: "ignore" });
   try {
-    if (writable.done && !plan.silent) say(writable.done);
-    for (const warning of mountApiFilesystems(plan.root)) say(`warning: ${warning}`);
-    const inner = bindExecutableInside(plan.root, process.execPath);
-    // Kept open to come back out of the chroot: a filesystem made writable is made read-only again from outside.
-    const outside = openSync("/", "r");
+    privateMountNamespace();
+    const writable = makeWritable(plan.root);
     try {
-      inStep(`entering ${plan.root} (chroot)`, () => chroot(plan.root));
-      process.chdir("/");
-      ignoreInterrupts();
-      return await runInPidNamespace(plan, inner);
+      if (writable.done && !plan.silent) say(writable.done);
+      for (const warning of mountApiFilesystems(plan.root)) say(`warning: ${warning}`);
+      const inner = bindExecutableInside(plan.root, process.execPath);
+      // Kept open to come back out of the chroot: a filesystem made writable is made read-only again from outside.
+      const outside = openSync("/", "r");
+      try {
+        inStep(`entering ${plan.root} (chroot)`, () => chroot(plan.root));
+        process.chdir("/");
+        return await runInPidNamespace(plan, inner, endings);
+      } finally {
+        fchdir(outside);
+        chroot(".");
+        closeSync(outside);
+      }
     } finally {
-      fchdir(outside);
-      chroot(".");
-      closeSync(outside);
+      const warning = writable.restore();
+      if (warning) say(`warning: ${warning}`);
     }
   } finally {
-    const warning = writable.restore();
-    if (warning) say(`warning: ${warning}`);
+    await endings.stop();
   }
 }
 
 /** The generation's unshare starts the inner process as PID 1 of a new PID namespace; without one, it runs here. */
-async function runInPidNamespace(plan: EnterPlan, inner: string): Promise<number> {
+async function runInPidNamespace(plan: EnterPlan, inner: string, endings: Endings): Promise<number> {
   const unshareTool = `${plan.system}/sw/bin/unshare`;
+  if (endings.caught) return notStarted(plan, endings.caught);
   let child;
   try {
-    // --kill-child: if unshare dies (its terminal hung up), the inner process and all under it die too.
+    // --kill-child: if unshare dies (killed after the grace), the inner process and all under it die too.
     child = Bun.spawn([unshareTool, "--fork", "--pid", "--mount-proc", "--kill-child", "--", inner, RECOVERY_INNER, JSON.stringify(plan)], {
       stdio: ["inherit", "inherit", "inherit"],
       env: plan.env,
@@ -88,31 +77,57 @@ async function runInPidNamespace(plan: EnterPlan, inner: string): Promise<number
       `warning: cannot run ${unshareTool} (${(error as Error).message}); running without a PID namespace of its own, ` +
         "so processes the command leaves in the background are not stopped when it ends",
     );
-    return runInside(plan);
+    return runInside(plan, endings);
   }
-  passOnEndings(child);
-  await child.exited;
-  return statusOf(child);
+  const unshareProcess = child;
+  // unshare blocks SIGTERM (and SIGINT) while it waits, so an ending goes to the inner process, which passes it on.
+  endings.passTo({
+    signal: (ending) => {
+      const [innerPid] = childrenOf(unshareProcess.pid);
+      if (innerPid === undefined) unshareProcess.kill("SIGKILL"); // not forked yet: nothing inside has run
+      else process.kill(innerPid, ending);
+    },
+    kill: () => unshareProcess.kill("SIGKILL"),
+  });
+  await unshareProcess.exited;
+  endings.released();
+  return statusOf(unshareProcess);
+}
+
+function notStarted(plan: EnterPlan, ending: Ending): number {
+  say(`interrupted by ${ending} before ${plan.argv.join(" ")} was started; nothing was run inside ${plan.label}`);
+  return exitCodeFor(ending);
 }
 
 /** In the inner process, PID 1 of the new PID namespace, already inside the root. */
 export async function runRecoveryInner(planJson: string): Promise<number> {
-  ignoreInterrupts();
-  return runInside(JSON.parse(planJson) as EnterPlan);
+  // As PID 1 of its namespace, it receives only the signals it has handlers for.
+  const endings = Endings.catch({ interrupts: "ignore" });
+  try {
+    return await runInside(JSON.parse(planJson) as EnterPlan, endings);
+  } finally {
+    await endings.stop();
+  }
 }
 
 /** Activation, tmpfiles, then the command, inside the root; returns the command's exit status. */
-async function runInside(plan: EnterPlan): Promise<number> {
+async function runInside(plan: EnterPlan, endings: Endings): Promise<number> {
+  // An activation is never cut short: one half-done would leave the system half-activated.
   await activateInside(plan);
   await createTmpfiles(plan);
+  if (endings.caught) return notStarted(plan, endings.caught);
+  let command;
   try {
-    const command = Bun.spawn([...plan.argv], { stdio: ["inherit", "inherit", "inherit"], env: plan.env, cwd: "/" });
-    await command.exited;
-    return statusOf(command);
+    command = Bun.spawn([...plan.argv], { stdio: ["inherit", "inherit", "inherit"], env: plan.env, cwd: "/" });
   } catch (error) {
     say(`cannot run ${plan.argv[0]} inside ${plan.label}: ${(error as Error).message}`);
     return 127;
   }
+  const running = command;
+  endings.passTo({ signal: (ending) => running.kill(ending), kill: () => running.kill("SIGKILL") });
+  await running.exited;
+  endings.released();
+  return statusOf(running);
 }
 
 async function activateInside(plan: EnterPlan): Promise<void> {

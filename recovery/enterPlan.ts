@@ -47,9 +47,3 @@ export function localeArchive(system: string): string {
 export function recoveryActivationEnv(plan: EnterPlan): Record<string, string> {
   return { ...plan.env, IN_NIXOS_ENTER: "1", LOCALE_ARCHIVE: localeArchive(plan.system) };
 }
-
-/** A child's end as a shell would report it: its exit code, or 128 + the signal number. */
-export function exitStatus(exitCode: number | null, signalNumber: number | null): number {
-  if (signalNumber !== null) return 128 + signalNumber;
-  return exitCode ?? 1;
-}

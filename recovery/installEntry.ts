@@ -7,18 +7,16 @@ import {
   chmodSync,
   closeSync,
   copyFileSync,
-  fsyncSync,
   lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
   readSync,
   realpathSync,
-  renameSync,
-  rmSync,
   writeFileSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { replaceAtomically } from "../src/atomicFile.ts";
 import { fhsInterpreter, readInterpreter, writeInterpreter } from "./elf.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { errnoCode, errnoText } from "../src/rootPath.ts";
@@ -49,40 +47,23 @@ export function fileDigest(path: string): { size: number; sha256: string } {
   return { size, sha256: hash.digest("hex") };
 }
 
-/** Flush a file (or directory) to disk: a crash must not leave a renamed but empty or truncated entry. */
-function flush(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Copy `source` to `destination` so that it runs on a system without /nix. Atomic: a new file, flushed, renamed into place. */
 export function installRecoveryEntry(source: string, destination: string): InstalledEntry {
-  const temporary = `${destination}.tmp-${process.pid}`;
-  try {
-    copyFileSync(source, temporary);
-    const interpreter = readInterpreter(temporary);
-    let patched = false;
-    if (interpreter !== null && interpreter.path.startsWith("/nix/")) {
-      writeInterpreter(temporary, interpreter, fhsInterpreter(interpreter.machine));
-      patched = true;
-    }
-    chmodSync(temporary, 0o755);
-    flush(temporary);
-    renameSync(temporary, destination);
-    try {
-      flush(dirname(destination));
-    } catch {
-      // Some file systems cannot sync a directory; the entry itself is on disk.
-    }
-    return { interpreter: readInterpreter(destination)?.path ?? null, patched };
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
+  let patched = false;
+  replaceAtomically(
+    destination,
+    (temporary) => {
+      copyFileSync(source, temporary);
+      const interpreter = readInterpreter(temporary);
+      if (interpreter !== null && interpreter.path.startsWith("/nix/")) {
+        writeInterpreter(temporary, interpreter, fhsInterpreter(interpreter.machine));
+        patched = true;
+      }
+      chmodSync(temporary, 0o755);
+    },
+    { durable: true },
+  );
+  return { interpreter: readInterpreter(destination)?.path ?? null, patched };
 }
 
 interface InstallArgs {
@@ -166,10 +147,7 @@ export function entryProblem(stampFile: string, source: string, destination: str
 /** Write the stamp atomically, so that a crash leaves the old one or the new one. */
 function writeStamp(file: string, stamp: Stamp): void {
   mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.tmp-${process.pid}`;
-  writeFileSync(temporary, formatStamp(stamp));
-  flush(temporary);
-  renameSync(temporary, file);
+  replaceAtomically(file, (temporary) => writeFileSync(temporary, formatStamp(stamp)), { durable: true });
 }
 
 export async function runInstallRecovery(args: readonly string[]): Promise<number> {

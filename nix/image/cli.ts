@@ -5,7 +5,7 @@
 // the stream to a temporary file that becomes OUT.wsl only when complete.
 import { lstatSync, realpathSync, statSync, writeSync } from "node:fs";
 import { dirname, resolve, sep } from "node:path";
-import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_USAGE, exitCodeFor } from "../../src/exitCodes.ts";
 import { NIXOS_MARKER } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
 import { errorCode, StepError } from "../../src/stepError.ts";
@@ -22,11 +22,7 @@ import { ImageView, walkImage } from "./tree.ts";
 
 const say = sayAs("nixos-wsl-init tarball");
 
-const SIGNALS = [
-  ["SIGINT", 2],
-  ["SIGTERM", 15],
-  ["SIGHUP", 1],
-] as const;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function runTarball(args: readonly string[]): Promise<number> {
   let request: TarballRequest;
@@ -146,13 +142,13 @@ async function pack(request: Extract<TarballRequest, { action: "pack" }>): Promi
   // would otherwise end the process by default and leave the partial file behind.
   let output: PartialOutput | undefined;
   let progress: Progress | undefined;
-  const handlers = SIGNALS.map(([signal, number]) => {
+  const handlers = SIGNALS.map((signal) => {
     const handler = (): void => {
       progress?.clear();
       output?.discard();
       const removed = output ? `removed the partial ${output.temporary}; ` : "";
       say(`interrupted by ${signal}: ${removed}${out} was not written and ROOT is unchanged.`);
-      process.exit(128 + number);
+      process.exit(exitCodeFor(signal));
     };
     process.on(signal, handler);
     return [signal, handler] as const;

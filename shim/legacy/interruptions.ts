@@ -1,7 +1,6 @@
 // SIGHUP (the terminal window closed), SIGINT and SIGTERM while a shell
 // starts systemd: caught, so that each step can leave the state consistent
 // before the shell ends with 128 + the signal.
-import { constants as osConstants } from "node:os";
 import type { Interruption } from "./systemdProcess.ts";
 
 const SIGNALS = ["SIGHUP", "SIGINT", "SIGTERM"] as const;
@@ -25,9 +24,4 @@ export function catchInterruptions(): Interruption & { stop(): void } {
   };
   for (const signal of SIGNALS) process.on(signal, handler);
   return caught;
-}
-
-/** As a shell reports a process ended by a signal: 128 + its number. */
-export function exitCodeFor(signal: NodeJS.Signals | number): number {
-  return 128 + (typeof signal === "number" ? signal : (osConstants.signals[signal] ?? 0));
 }

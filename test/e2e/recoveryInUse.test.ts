@@ -101,6 +101,28 @@ describe("recovery on a read-only disk, and without the capability to mount", ()
     }
   });
 
+  it.each([
+    // The shell traps SIGTERM and answers it: its exit code is the recovery's.
+    ["passes a SIGTERM on to the command inside", "trap 'echo got-TERM; exit 5' TERM; sleep 987.5 & wait", "sleep 987.5", 5, "got-TERM\n"],
+    // The shell ignores it (as an interactive bash does): killed 2 s later, with everything inside.
+    ["kills a command that ignores SIGTERM after 2 s", "trap '' TERM; sleep 987.625", "sleep 987.625", 137, ""],
+  ])("%s, and makes the filesystem read-only again", async (_what, command, marker, exitCode, stdout) => {
+    const args = ["--silent", "-c", command];
+    const running = runFromSystemDistro(distro.root, args, { disk: "read-only-filesystem" });
+    await waitFor("the command inside to start", 30_000, () => processesRunning(marker).length > 0);
+    const [recovery] = processesRunning(["/mnt/wslg/distro/bin/nixos-wsl-recovery", ...args].join(" "));
+    expect(recovery).toBeDefined();
+    const sent = Date.now();
+    process.kill(recovery!, "SIGTERM");
+    const run = await running;
+    expectNoCrash(run.stderr);
+    expect({ exitCode: run.exitCode, stdout: run.stdout }, run.stderr).toEqual({ exitCode, stdout });
+    if (exitCode === 137) expect(Date.now() - sent).toBeGreaterThanOrEqual(1900);
+    expect(run.distroMountBefore).toMatch(/ ro$/);
+    expect(run.distroMountAfter).toBe(run.distroMountBefore);
+    expect(processesRunning(marker)).toEqual([]);
+  });
+
   it("makes a read-only filesystem writable for its work, and read-only again afterwards", async () => {
     const entered = await runFromSystemDistro(distro.root, ["--silent", "-c", "touch /written && echo wrote"], { disk: "read-only-filesystem" });
     expect(entered.exitCode).toBe(0);

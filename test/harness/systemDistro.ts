@@ -123,13 +123,33 @@ async function makeImage(root: string, work: string): Promise<void> {
   await execa("mkfs.ext4", ["-q", "-d", root, join(work, "image")]);
 }
 
+/** SIGKILL to a process and everything under it, by PID. */
+function killTree(pid: number): void {
+  for (const each of [pid, ...descendantsOf(pid)]) {
+    try {
+      process.kill(each, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const RUN_LIMIT_MS = 60_000;
+
 export async function runFromSystemDistro(root: string, args: readonly string[], options: SystemDistroOptions = {}): Promise<SystemDistroRun> {
   const { work, args: unshareArgs } = prepare(root, options);
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     if ((options.disk ?? "directory") !== "directory") await makeImage(root, work);
-    await execa("unshare", unshareArgs(false, args), { timeout: 60_000 });
+    const run = execa("unshare", unshareArgs(false, args));
+    // Past the limit, the run and everything it started is stopped by PID, not only unshare.
+    timer = setTimeout(() => killTree(run.pid!), RUN_LIMIT_MS);
+    await run.catch((error: Error) => {
+      throw new Error(`the run from the system distro failed or was stopped after ${RUN_LIMIT_MS / 1000} s: ${error.message}`);
+    });
     return results(work, null);
   } finally {
+    clearTimeout(timer);
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -203,15 +223,7 @@ export class TerminalSession {
         return false;
       }
     };
-    if (script && stillOurs(script)) {
-      for (const pid of [script, ...descendantsOf(script)]) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    if (script && stillOurs(script)) killTree(script);
     rmSync(this.work, { recursive: true, force: true });
   }
 }

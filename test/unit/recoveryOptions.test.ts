@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatGenerationTable } from "../../recovery/list.ts";
 import { parseRecoveryArgs } from "../../recovery/options.ts";
-import { chrootEnv, commandArgv, exitStatus, recoveryActivationEnv } from "../../recovery/enterPlan.ts";
+import { chrootEnv, commandArgv, recoveryActivationEnv } from "../../recovery/enterPlan.ts";
+import { statusOf } from "../../src/exitCodes.ts";
 import { rollback } from "../../recovery/rollback.ts";
 import { pathInsideRoot, SelectionError, selectGeneration } from "../../recovery/select.ts";
 import { listGenerations } from "../../src/generations.ts";
@@ -82,8 +83,9 @@ describe("entering plan", () => {
   });
 
   it("reports exit codes as a shell does", () => {
-    expect(exitStatus(7, null)).toBe(7);
-    expect(exitStatus(null, 2)).toBe(130);
+    expect(statusOf({ exitCode: 7, signalCode: null })).toBe(7);
+    expect(statusOf({ exitCode: null, signalCode: 2 })).toBe(130);
+    expect(statusOf({ exitCode: null, signalCode: "SIGTERM" })).toBe(143);
   });
 
   it("reads host paths to the distro as paths inside it", () => {
