@@ -4,13 +4,12 @@
 // session when the shell ends; the exit code is the shell's. When no session
 // can be opened, it says why once and runs the shell without one.
 import { existsSync, readlinkSync } from "node:fs";
-import { EXIT_FAILURE } from "../../src/exitCodes.ts";
+import { EXIT_FAILURE, exitCodeFor, statusOf } from "../../src/exitCodes.ts";
 import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
 import { inStep, StepError } from "../../src/stepError.ts";
 import { openPamSession, PamError, type PamSession } from "./pam.ts";
-import { exitCodeFor } from "./interruptions.ts";
 import { withSessionEnv } from "./shellRules.ts";
 import { findTool } from "./tools.ts";
 import { linkWaylandSocket, waylandLink } from "./wslg.ts";
@@ -43,6 +42,23 @@ const TERMINATE_GRACE_MS = 2000;
 export async function runLoginSession(requestText: string, argv: readonly string[]): Promise<number> {
   const request = parseLoginSessionRequest(requestText);
   const env = process.env as Record<string, string>;
+
+  // The terminal's Ctrl-C and Ctrl-\ are the shell's business; a hangup, a
+  // termination or a continue is passed on, so the shell ends first and the
+  // session after it. Set before the session opens: no moment without them
+  // (one that comes before the shell runs is remembered, and the shell not started).
+  let shell: ReturnType<typeof Bun.spawn> | null = null;
+  let endedBy: NodeJS.Signals | null = null;
+  const endedFromOutside = () => endedBy !== null; // read at the end: the handlers may have set it meanwhile
+  const passOn = (signal: NodeJS.Signals) => () => {
+    if (signal !== "SIGCONT") endedBy ??= signal;
+    shell?.kill(signal);
+    if (signal === "SIGTERM") setTimeout(() => shell?.kill("SIGKILL"), TERMINATE_GRACE_MS).unref();
+  };
+  process.on("SIGINT", () => {});
+  process.on("SIGQUIT", () => {});
+  for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) process.on(signal, passOn(signal));
+
   const session = openOrExplain(request);
   if (session === null) return execShell(argv, env);
   if (session.notice !== null) say(session.notice);
@@ -54,34 +70,26 @@ export async function runLoginSession(requestText: string, argv: readonly string
   } catch (error) {
     say(`waiting for user@${request.uid}.service: ${(error as Error).message}; the shell starts anyway`);
   }
-
-  // The terminal's Ctrl-C and Ctrl-\ are the shell's business; a hangup, a
-  // termination or a continue is passed on, so the shell ends first and the
-  // session after it. Set before the shell starts: no moment without them.
-  let shell: ReturnType<typeof Bun.spawn> | null = null;
-  let endedFromOutside = false;
-  const passOn = (signal: NodeJS.Signals) => () => {
-    if (signal !== "SIGCONT") endedFromOutside = true;
-    shell?.kill(signal);
-    if (signal === "SIGTERM") setTimeout(() => shell?.kill("SIGKILL"), TERMINATE_GRACE_MS).unref();
-  };
-  process.on("SIGINT", () => {});
-  process.on("SIGQUIT", () => {});
-  for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) process.on(signal, passOn(signal));
+  // A signal during the synchronous steps above is handled on this turn of the event loop.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (endedBy !== null) {
+    session.abandon();
+    say(`${endedBy} came while the login session opened: the shell was not started`);
+    return exitCodeFor(endedBy);
+  }
   try {
     shell = Bun.spawn([...argv], { stdio: ["inherit", "inherit", "inherit"], env: withSessionEnv(env, session.environment) });
   } catch (error) {
     session.close();
     throw new StepError(`running the shell (${argv.join(" ")})`, (error as Error).message, REPAIR_FROM_WINDOWS);
   }
-  const code = await shell.exited;
+  await shell.exited;
   // Hung up or terminated (a closed terminal, a shutdown): logind may be on its
   // way down, and a release it never answers would hold this process for
   // D-Bus's 25 s. The session ends anyway when this process does.
-  const problem = endedFromOutside ? session.abandon() : session.close();
+  const problem = endedFromOutside() ? session.abandon() : session.close();
   if (problem !== null) say(`closing the login session: ${problem} (logind ends it anyway once its processes are gone)`);
-  // As a shell reports it: 128 + the signal's number for a shell killed by one.
-  return shell.signalCode === null ? code : exitCodeFor(shell.signalCode);
+  return statusOf(shell);
 }
 
 function execShell(argv: readonly string[], env: Record<string, string>): number {

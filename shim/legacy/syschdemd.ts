@@ -9,7 +9,7 @@
 // and a record that is missing or damaged is made good from /proc.
 import { closeSync, readFileSync, realpathSync } from "node:fs";
 import { loadSettings, type Settings } from "../../src/config.ts";
-import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE, exitCodeFor } from "../../src/exitCodes.ts";
 import { decideBoot } from "../../src/bootAssessment.ts";
 import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
 import { bootFacts, type Generation } from "../../src/generations.ts";
@@ -22,7 +22,7 @@ import { describeActivation } from "../boot/activationResult.ts";
 import { bindStoreReadOnly } from "../boot/readOnlyStore.ts";
 import { currentLegacyCgroup, type LegacyCgroup } from "./cgroup.ts";
 import { enterSystemd, runShellHere } from "./enterShell.ts";
-import { catchInterruptions, exitCodeFor } from "./interruptions.ts";
+import { catchInterruptions } from "./interruptions.ts";
 import { takeLock } from "./lock.ts";
 import { shutdownSystemd } from "./shutdown.ts";
 import { type PasswdEntry, readPasswd } from "./passwd.ts";
@@ -254,6 +254,9 @@ async function startSystemd(
         `To keep it as the default, run from Windows: ${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
     );
   }
+  // A signal so far is handled on this turn of the event loop: then nothing has changed, not even the count of starts.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (interruption.signal) return interrupted(interruption.signal, "before systemd was started: nothing was started");
   try {
     if (choice.state !== assessed.state) writeBootState("/", choice.state);
   } catch (error) {
@@ -262,7 +265,6 @@ async function startSystemd(
   // Before anything changes: a missing tool stops here, not half-way.
   const tools = findSystemdTools(generation.storePath);
 
-  if (interruption.signal) return interrupted(interruption.signal, "before systemd was started: nothing was started");
   // Activated once per WSL start, and again when the generation chosen is not the one activated (a fallback).
   if (activatedSystem() !== generation.storePath) {
     doing(`activating the system (${generation.storePath}/activate)`);
