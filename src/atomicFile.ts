@@ -1,7 +1,7 @@
 // Replacing a file so that a reader, or a process killed half-way, sees the
 // old one or the new one, never a half: the new one is made beside it, under a
 // temporary name, and renamed over it.
-import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface ReplaceOptions {
@@ -11,8 +11,10 @@ export interface ReplaceOptions {
 
 /** Make `path` anew: `make` creates the temporary (a file, a link …), which is then renamed over `path`. */
 export function replaceAtomically(path: string, make: (temporary: string) => void, options: ReplaceOptions = {}): void {
-  // Hidden, and one per process: a leftover of a killed writer is simply made again.
-  const temporary = join(dirname(path), `.${basename(path)}.new-${process.pid}`);
+  // Hidden, and one per process, so that two writers never share one.
+  const prefix = `.${basename(path)}.new-`;
+  const temporary = join(dirname(path), `${prefix}${process.pid}`);
+  removeLeftovers(dirname(path), prefix);
   try {
     rmSync(temporary, { force: true });
     make(temporary);
@@ -23,7 +25,34 @@ export function replaceAtomically(path: string, make: (temporary: string) => voi
     throw error;
   }
   // The rename itself is durable only once the directory holding it is synced.
-  if (options.durable) syncPath(dirname(path), fsyncSync);
+  if (options.durable) {
+    try {
+      syncPath(dirname(path), fsyncSync);
+    } catch {
+      // Some file systems cannot sync a directory: the new file is in place, only the rename's durability is in doubt.
+    }
+  }
+}
+
+/** A writer of another PID namespace (a shell, recovery) may hold a temporary whose PID means nothing here: only old ones go. */
+const LEFTOVER_AGE_MS = 60_000;
+
+/** The temporaries of writers killed half-way (their process is gone for a minute), so that none pile up. */
+function removeLeftovers(directory: string, prefix: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch {
+    return; // the write itself says what is wrong with the directory
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || existsSync(`/proc/${pid}`)) continue;
+    const file = join(directory, name);
+    const changed = lstatSync(file, { throwIfNoEntry: false })?.mtimeMs;
+    if (changed !== undefined && Date.now() - changed > LEFTOVER_AGE_MS) rmSync(file, { force: true });
+  }
 }
 
 function syncPath(path: string, sync: (fd: number) => void): void {
