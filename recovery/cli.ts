@@ -115,8 +115,8 @@ async function whileWritable<T>(root: string, change: () => T): Promise<{ result
     }
   } finally {
     interrupted = await endings.stop();
+    if (interrupted !== null) say(`interrupted by ${endings.caught}: acted on only once the distro was as writable as before`);
   }
-  if (interrupted !== null) say(`interrupted by ${endings.caught}: the change was finished first, and the distro is as writable as it was before`);
   return { result, interrupted };
 }
 

@@ -1,51 +1,54 @@
-// Signals that would end the recovery while it has changed something (a
-// filesystem made writable). They are caught before the change is made, so
-// that the process always lives to undo it:
-//   - when entering, Ctrl-C and Ctrl-\ belong to the command inside, so no
-//     process in between dies of them; for a short step (--rollback) they are
-//     endings like the others;
-//   - a closed terminal (SIGHUP) or a SIGTERM is passed on to the command, once
-//     there is one, and the command gets GRACE_MS to end before it is killed;
-//     one that comes before the command runs is remembered, and the command is not started.
+// Signals caught before the recovery changes anything (a filesystem made
+// writable), so that the process always lives to undo the change. A hangup or
+// SIGTERM is passed on to the command once there is one, and kills it when it
+// has not ended after a grace; one that comes earlier is remembered, so that
+// the command is not started at all.
 import { exitCodeFor } from "../src/exitCodes.ts";
 
 const ENDINGS = ["SIGHUP", "SIGTERM"] as const;
 const INTERRUPTS = ["SIGINT", "SIGQUIT"] as const;
 const ALL = [...ENDINGS, ...INTERRUPTS] as const;
-/** As legacy mode's session holder does: time for the command to end of the signal before SIGKILL. */
-const GRACE_MS = 2000;
 
 export type Ending = (typeof ALL)[number];
 
-/** Where a caught SIGHUP or SIGTERM goes: the command, and how to kill it when the grace is over. */
+/** Where a caught signal goes once the command runs, how long it has to end, and how to end it then. */
 export interface EndingTarget {
   signal(ending: Ending): void;
-  kill(): void;
+  readonly graceMs: number;
+  kill(ending: Ending): void;
 }
 
 export class Endings {
-  /** The first SIGHUP or SIGTERM caught, if any. */
+  /** The first signal caught that ends the work, if any. */
   caught: Ending | null = null;
   private target: EndingTarget | null = null;
   private killTimer: ReturnType<typeof setTimeout> | null = null;
 
   private readonly onEnding = (signal: Ending): void => {
     this.caught ??= signal;
-    if (this.target === null) return;
-    this.target.signal(signal);
-    this.killTimer ??= setTimeout(() => this.target?.kill(), GRACE_MS);
+    const target = this.target;
+    if (target === null) return;
+    target.signal(signal);
+    this.killTimer ??= setTimeout(() => target.kill(signal), target.graceMs);
   };
   private readonly onInterrupt = (): void => {};
 
   /**
    * Catch from now on. `interrupts`: "ignore" when a command on the terminal
-   * gets Ctrl-C and Ctrl-\ itself; "end" when there is no such command.
+   * gets Ctrl-C itself (it must not end the processes in between); "end" for
+   * a short change with no command, which then finishes first.
    */
   static catch({ interrupts }: { interrupts: "ignore" | "end" }): Endings {
     const endings = new Endings();
     for (const signal of ENDINGS) process.on(signal, endings.onEnding);
     for (const signal of INTERRUPTS) process.on(signal, interrupts === "end" ? endings.onEnding : endings.onInterrupt);
     return endings;
+  }
+
+  /** A signal that came during synchronous work is handled on the next turn of the event loop: take that turn. */
+  async settled(): Promise<Ending | null> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return this.caught;
   }
 
   /** The command now runs: pass endings on to it (one caught before is passed on at once). */
@@ -58,20 +61,17 @@ export class Endings {
   released(): void {
     this.target = null;
     if (this.killTimer !== null) clearTimeout(this.killTimer);
+    this.killTimer = null;
   }
 
-  /**
-   * Let a signal that came during synchronous work be handled (its handler runs
-   * on the next turn of the event loop), then stop catching. Returns the exit
-   * code for the ending caught, if any.
-   */
+  /** Stop catching, after a last look; returns 128 + the signal caught, if any. */
   async stop(): Promise<number | null> {
-    await new Promise((resolve) => setImmediate(resolve));
+    const caught = await this.settled();
     this.released();
     for (const signal of ALL) {
       process.off(signal, this.onEnding);
       process.off(signal, this.onInterrupt);
     }
-    return this.caught === null ? null : exitCodeFor(this.caught);
+    return caught === null ? null : exitCodeFor(caught);
   }
 }

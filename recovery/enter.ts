@@ -10,6 +10,7 @@
 // threads later, and in a process whose children belong to another PID
 // namespace, creating a thread fails and bun aborts.
 import { closeSync, openSync } from "node:fs";
+import { constants } from "node:os";
 import { RECOVERY_INNER } from "../src/invocation.ts";
 import { chroot, CLONE_NEWNS, fchdir, mount, MS_PRIVATE, MS_REC, unshare } from "../src/libc.ts";
 import { sayAs } from "../src/say.ts";
@@ -18,7 +19,7 @@ import { bindExecutableInside, makeWritable, mountApiFilesystems } from "./chroo
 import { type EnterPlan, recoveryActivationEnv } from "./enterPlan.ts";
 import { type Ending, Endings } from "./endings.ts";
 import { exitCodeFor, statusOf } from "../src/exitCodes.ts";
-import { childrenOf } from "../src/processTree.ts";
+import { catchesSignal, childrenOf } from "../src/processTree.ts";
 import { RECOVERY_COMMAND } from "../src/paths.ts";
 
 const say = sayAs("nixos-wsl-recovery");
@@ -60,10 +61,17 @@ export async function enterGeneration(plan: EnterPlan): Promise<number> {
   }
 }
 
+/**
+ * How long the inner process has to end after a signal before unshare is killed, and with it everything inside.
+ * Longer than its own 2 s for the command: an activation under way is let finish first.
+ */
+const INNER_GRACE_MS = 10_000;
+
 /** The generation's unshare starts the inner process as PID 1 of a new PID namespace; without one, it runs here. */
 async function runInPidNamespace(plan: EnterPlan, inner: string, endings: Endings): Promise<number> {
   const unshareTool = `${plan.system}/sw/bin/unshare`;
-  if (endings.caught) return notStarted(plan, endings.caught);
+  const early = await endings.settled();
+  if (early !== null) return notStarted(plan, early, "nothing was run inside");
   let child;
   try {
     // --kill-child: if unshare dies (killed after the grace), the inner process and all under it die too.
@@ -80,22 +88,43 @@ async function runInPidNamespace(plan: EnterPlan, inner: string, endings: Ending
     return runInside(plan, endings);
   }
   const unshareProcess = child;
-  // unshare blocks SIGTERM (and SIGINT) while it waits, so an ending goes to the inner process, which passes it on.
   endings.passTo({
-    signal: (ending) => {
-      const [innerPid] = childrenOf(unshareProcess.pid);
-      if (innerPid === undefined) unshareProcess.kill("SIGKILL"); // not forked yet: nothing inside has run
-      else process.kill(innerPid, ending);
+    signal: (ending) => void passToInner(unshareProcess, ending),
+    graceMs: INNER_GRACE_MS,
+    kill: (ending) => {
+      say(`${plan.label} did not end within ${INNER_GRACE_MS / 1000} s of ${ending}: killing everything inside it (SIGKILL)`);
+      unshareProcess.kill("SIGKILL");
     },
-    kill: () => unshareProcess.kill("SIGKILL"),
   });
   await unshareProcess.exited;
   endings.released();
   return statusOf(unshareProcess);
 }
 
-function notStarted(plan: EnterPlan, ending: Ending): number {
-  say(`interrupted by ${ending} before ${plan.argv.join(" ")} was started; nothing was run inside ${plan.label}`);
+/**
+ * unshare blocks SIGTERM (and SIGINT) while it waits, so a signal goes to the
+ * inner process, which passes it on. As PID 1 of its namespace that process
+ * gets only signals it has a handler for: until it has one (it is starting),
+ * the signal is sent again.
+ */
+async function passToInner(unshareProcess: { readonly pid: number; readonly exitCode: number | null; readonly signalCode: unknown }, ending: Ending): Promise<void> {
+  const number = constants.signals[ending];
+  while (unshareProcess.exitCode === null && unshareProcess.signalCode === null) {
+    const [innerPid] = childrenOf(unshareProcess.pid);
+    if (innerPid !== undefined && catchesSignal(innerPid, number)) {
+      try {
+        process.kill(innerPid, ending);
+      } catch {
+        // ended meanwhile: unshare reports how
+      }
+      return;
+    }
+    await Bun.sleep(20);
+  }
+}
+
+function notStarted(plan: EnterPlan, ending: Ending, what: string): number {
+  say(`interrupted by ${ending} before ${plan.argv.join(" ")} was started; ${what}`);
   return exitCodeFor(ending);
 }
 
@@ -110,12 +139,16 @@ export async function runRecoveryInner(planJson: string): Promise<number> {
   }
 }
 
+/** After a signal passed on, the command's time to end before SIGKILL (an interactive bash ignores SIGTERM), as su gives it. */
+const COMMAND_GRACE_MS = 2000;
+
 /** Activation, tmpfiles, then the command, inside the root; returns the command's exit status. */
 async function runInside(plan: EnterPlan, endings: Endings): Promise<number> {
-  // An activation is never cut short: one half-done would leave the system half-activated.
+  // A signal does not cut an activation short (half-done, it leaves a half-activated system); only the outer process's 10 s backstop does.
   await activateInside(plan);
   await createTmpfiles(plan);
-  if (endings.caught) return notStarted(plan, endings.caught);
+  const early = await endings.settled();
+  if (early !== null) return notStarted(plan, early, `the activation of ${plan.label} had finished; the command was not run`);
   let command;
   try {
     command = Bun.spawn([...plan.argv], { stdio: ["inherit", "inherit", "inherit"], env: plan.env, cwd: "/" });
@@ -124,7 +157,14 @@ async function runInside(plan: EnterPlan, endings: Endings): Promise<number> {
     return 127;
   }
   const running = command;
-  endings.passTo({ signal: (ending) => running.kill(ending), kill: () => running.kill("SIGKILL") });
+  endings.passTo({
+    signal: (ending) => running.kill(ending),
+    graceMs: COMMAND_GRACE_MS,
+    kill: (ending) => {
+      say(`${plan.argv.join(" ")} did not end within ${COMMAND_GRACE_MS / 1000} s of ${ending}: killing it (SIGKILL)`);
+      running.kill("SIGKILL");
+    },
+  });
   await running.exited;
   endings.released();
   return statusOf(running);

@@ -43,7 +43,9 @@ followed inside it. Nothing stays mounted when the shell or command ends.
 
 Exit codes: the command's own code when entering; 1 failed (a missing generation, a
 broken activation does not count); 2 bad usage; 3 refused (not root, or run inside
-NixOS instead of the system distribution); 126 the root is not a NixOS installation.`;
+NixOS instead of the system distribution); 126 the root is not a NixOS installation;
+128+N ended by signal N (a SIGTERM is passed to the command inside, which is killed 2 s
+later if it has not ended; --rollback and --boot-once finish their change first).`;
 
 function parser(args: readonly string[]) {
   return withHouseRules(

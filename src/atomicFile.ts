@@ -50,8 +50,12 @@ function removeLeftovers(directory: string, prefix: string): void {
     const pid = Number(name.slice(prefix.length));
     if (!Number.isInteger(pid) || pid <= 0 || existsSync(`/proc/${pid}`)) continue;
     const file = join(directory, name);
-    const changed = lstatSync(file, { throwIfNoEntry: false })?.mtimeMs;
-    if (changed !== undefined && Date.now() - changed > LEFTOVER_AGE_MS) rmSync(file, { force: true });
+    try {
+      const changed = lstatSync(file, { throwIfNoEntry: false })?.mtimeMs;
+      if (changed !== undefined && Date.now() - changed > LEFTOVER_AGE_MS) rmSync(file, { force: true });
+    } catch {
+      // only tidying: the replacement itself does not depend on it
+    }
   }
 }
 

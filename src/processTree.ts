@@ -46,3 +46,13 @@ export function deepestProcess(pid: number): { readonly pid: number; readonly co
   const commandLine = commandLineOf(current);
   return commandLine === null ? null : { pid: current, commandLine };
 }
+
+/** Whether a process has a handler for `signal` (SigCgt in its status): a namespace's PID 1 gets only those. */
+export function catchesSignal(pid: number, signal: number): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}

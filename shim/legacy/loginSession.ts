@@ -49,7 +49,7 @@ export async function runLoginSession(requestText: string, argv: readonly string
   // (one that comes before the shell runs is remembered, and the shell not started).
   let shell: ReturnType<typeof Bun.spawn> | null = null;
   let endedBy: NodeJS.Signals | null = null;
-  const endedFromOutside = () => endedBy !== null; // read at the end: the handlers may have set it meanwhile
+  const endedFromOutside = () => endedBy !== null; // a function: the handlers set it while this one waits
   const passOn = (signal: NodeJS.Signals) => () => {
     if (signal !== "SIGCONT") endedBy ??= signal;
     shell?.kill(signal);
@@ -60,22 +60,26 @@ export async function runLoginSession(requestText: string, argv: readonly string
   for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) process.on(signal, passOn(signal));
 
   const session = openOrExplain(request);
-  if (session === null) return execShell(argv, env);
+  const notStarted = async (): Promise<number | null> => {
+    await new Promise((resolve) => setImmediate(resolve)); // a signal during the synchronous steps is handled on this turn
+    if (endedBy === null) return null;
+    say(`${endedBy} came while the login session opened: the shell was not started`);
+    return exitCodeFor(endedBy);
+  };
+  if (session === null) return (await notStarted()) ?? execShell(argv, env);
   if (session.notice !== null) say(session.notice);
   const wayland = waylandLink(env, session.environment);
   const linkProblem = wayland === null ? null : linkWaylandSocket(wayland);
   if (linkProblem !== null) say(linkProblem);
   try {
-    await untilUserManagerRuns(request.uid);
+    await untilUserManagerRuns(request.uid, endedFromOutside);
   } catch (error) {
     say(`waiting for user@${request.uid}.service: ${(error as Error).message}; the shell starts anyway`);
   }
-  // A signal during the synchronous steps above is handled on this turn of the event loop.
-  await new Promise((resolve) => setImmediate(resolve));
-  if (endedBy !== null) {
+  const code = await notStarted();
+  if (code !== null) {
     session.abandon();
-    say(`${endedBy} came while the login session opened: the shell was not started`);
-    return exitCodeFor(endedBy);
+    return code;
   }
   try {
     shell = Bun.spawn([...argv], { stdio: ["inherit", "inherit", "inherit"], env: withSessionEnv(env, session.environment) });
@@ -141,7 +145,7 @@ const USER_MANAGER_LIMIT_MS = 10_000;
  * line. A manager already running costs one look at its socket; one that
  * failed or was never started is told at once, not waited for.
  */
-async function untilUserManagerRuns(uid: number): Promise<void> {
+async function untilUserManagerRuns(uid: number, givenUp: () => boolean): Promise<void> {
   if (existsSync(`/run/user/${uid}/systemd/private`)) return;
   const systemctl = findTool("systemctl");
   if (systemctl === null) return; // nothing to ask with: the shell starts, and says itself what is missing
@@ -164,6 +168,7 @@ async function untilUserManagerRuns(uid: number): Promise<void> {
       return;
     }
     await Bun.sleep(25);
+    if (givenUp()) return; // hung up or terminated meanwhile: no shell will start
   }
 }
 

@@ -2,7 +2,7 @@
 // seconds, an interactive shell on a terminal with Ctrl-C, a closed terminal
 // window, and distros whose disk is read-only or a caller without the
 // capability to mount.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,6 +121,27 @@ describe("recovery on a read-only disk, and without the capability to mount", ()
     expect(run.distroMountBefore).toMatch(/ ro$/);
     expect(run.distroMountAfter).toBe(run.distroMountBefore);
     expect(processesRunning(marker)).toEqual([]);
+  });
+
+  it("lets an activation interrupted by SIGTERM finish, then does not run the command (143)", async () => {
+    const slow = makeFakeRoot({ generations: [{ number: 1, activate: "sleep 2.375; touch /activation-finished" }] });
+    try {
+      await execa(BINARY, ["install-recovery", join(slow.root, "bin/nixos-wsl-recovery")]);
+      const args = ["-c", "touch /command-ran"];
+      const running = runFromSystemDistro(slow.root, args);
+      await waitFor("the activation to run", 30_000, () => processesRunning("sleep 2.375").length > 0);
+      const [recovery] = processesRunning(["/mnt/wslg/distro/bin/nixos-wsl-recovery", ...args].join(" "));
+      process.kill(recovery!, "SIGTERM");
+      const run = await running;
+      expectNoCrash(run.stderr);
+      expect(run.exitCode, run.stderr).toBe(143);
+      expect(run.stderr).toMatch(/interrupted by SIGTERM before \S+ --login -c touch \/command-ran was started; the activation of generation 1 had finished; the command was not run/);
+      expect(existsSync(join(slow.root, "activation-finished"))).toBe(true);
+      expect(existsSync(join(slow.root, "command-ran"))).toBe(false);
+      expect(run.mountsUnchanged).toBe(true);
+    } finally {
+      slow.remove();
+    }
   });
 
   it("makes a read-only filesystem writable for its work, and read-only again afterwards", async () => {
