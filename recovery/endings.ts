@@ -3,7 +3,7 @@
 // SIGTERM is passed on to the command once there is one, and kills it when it
 // has not ended after a grace; one that comes earlier is remembered, so that
 // the command is not started at all.
-import { exitCodeFor } from "../src/exitCodes.ts";
+import { exitCodeFor } from "../src/exitStatus.ts";
 
 const ENDINGS = ["SIGHUP", "SIGTERM"] as const;
 const INTERRUPTS = ["SIGINT", "SIGQUIT"] as const;

@@ -18,7 +18,7 @@ import { inStep } from "../src/stepError.ts";
 import { bindExecutableInside, makeWritable, mountApiFilesystems } from "./chrootMounts.ts";
 import { type EnterPlan, recoveryActivationEnv } from "./enterPlan.ts";
 import { type Ending, Endings } from "./endings.ts";
-import { exitCodeFor, statusOf } from "../src/exitCodes.ts";
+import { exitCodeFor, statusOf } from "../src/exitStatus.ts";
 import { catchesSignal, childrenOf } from "../src/processTree.ts";
 import { RECOVERY_COMMAND } from "../src/paths.ts";
 

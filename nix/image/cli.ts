@@ -5,7 +5,8 @@
 // the stream to a temporary file that becomes OUT.wsl only when complete.
 import { lstatSync, realpathSync, statSync, writeSync } from "node:fs";
 import { dirname, resolve, sep } from "node:path";
-import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_USAGE, exitCodeFor } from "../../src/exitCodes.ts";
+import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { exitCodeFor } from "../../src/exitStatus.ts";
 import { NIXOS_MARKER } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
 import { errorCode, StepError } from "../../src/stepError.ts";

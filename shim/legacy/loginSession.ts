@@ -4,7 +4,8 @@
 // session when the shell ends; the exit code is the shell's. When no session
 // can be opened, it says why once and runs the shell without one.
 import { existsSync, readlinkSync } from "node:fs";
-import { EXIT_FAILURE, exitCodeFor, statusOf } from "../../src/exitCodes.ts";
+import { EXIT_FAILURE } from "../../src/exitCodes.ts";
+import { exitCodeFor, statusOf } from "../../src/exitStatus.ts";
 import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";

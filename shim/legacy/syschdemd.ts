@@ -9,7 +9,8 @@
 // and a record that is missing or damaged is made good from /proc.
 import { closeSync, readFileSync, realpathSync } from "node:fs";
 import { loadSettings, type Settings } from "../../src/config.ts";
-import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE, exitCodeFor } from "../../src/exitCodes.ts";
+import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { exitCodeFor } from "../../src/exitStatus.ts";
 import { decideBoot } from "../../src/bootAssessment.ts";
 import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
 import { bootFacts, type Generation } from "../../src/generations.ts";

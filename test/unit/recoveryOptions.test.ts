@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { formatGenerationTable } from "../../recovery/list.ts";
 import { parseRecoveryArgs } from "../../recovery/options.ts";
 import { chrootEnv, commandArgv, recoveryActivationEnv } from "../../recovery/enterPlan.ts";
-import { statusOf } from "../../src/exitCodes.ts";
+import { statusOf } from "../../src/exitStatus.ts";
 import { rollback } from "../../recovery/rollback.ts";
 import { pathInsideRoot, SelectionError, selectGeneration } from "../../recovery/select.ts";
 import { listGenerations } from "../../src/generations.ts";
