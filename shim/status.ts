@@ -13,6 +13,7 @@ import { askSystemctl, failedUnits } from "./legacy/systemctl.ts";
 import { BOOT_RECORD, RECOVERY_COMMAND } from "../src/paths.ts";
 import { errorCode } from "../src/stepError.ts";
 import { currentLegacyCgroup } from "./legacy/cgroup.ts";
+import { findTool, toolDirectories } from "./legacy/tools.ts";
 import { isAlive, LEGACY_STATE, type LegacyState, NAMESPACE_DIR, readState, type StateRecord, SYSTEMD_LOG } from "./legacy/state.ts";
 import { type FoundSystemd, findStartedSystemds, findSystemdTools, isSame, socketExists } from "./legacy/systemdProcess.ts";
 
@@ -67,7 +68,10 @@ function budgetLine(record: { readonly shimMs: number; readonly activation: { re
 }
 
 function systemdTime(): SystemdTime {
-  const result = spawnSync("systemctl", ["show", "-p", "UserspaceTimestampMonotonic", "-p", "FinishTimestampMonotonic"], { encoding: "utf8", timeout: 3_000 });
+  // The system's own systemctl: `wsl --exec` gives a PATH without the NixOS system's programs.
+  const systemctl = findTool("systemctl");
+  if (systemctl === null) return { kind: "unknown", why: `no systemctl in ${toolDirectories().join(", ")}` };
+  const result = spawnSync(systemctl, ["show", "-p", "UserspaceTimestampMonotonic", "-p", "FinishTimestampMonotonic"], { encoding: "utf8", timeout: 3_000 });
   if (result.error) return { kind: "unknown", why: `systemctl could not be run: ${result.error.message}` };
   if (result.status !== 0) return { kind: "unknown", why: `systemctl show failed: ${(result.stderr || "").trim() || `exit code ${result.status}`}` };
   return parseSystemdTimes(result.stdout);

@@ -131,6 +131,10 @@ describe("native boot driven like WSL", () => {
     expect((await wsl.waitForSystemd(25_000)).passed).toBe(true);
     expect(wsl.kmsg()).toMatch(/WSL waits up to 25\.0 s for systemd/);
     expect((await wsl.status()).stdout).toMatch(/of the 25 s WSL waits$/m);
+    // As `wsl --exec` runs it: a PATH of Windows directories only, without the system's programs.
+    const fromWindows = await wsl.container.exec(["/usr/bin/env", "PATH=/mnt/c/WINDOWS/system32", "/usr/bin/bash", "-c", 'exec -a nixos-wsl-init /sbin/init status']);
+    expect(fromWindows.stdout).not.toContain("systemd unknown");
+    expect(fromWindows.stdout).toMatch(/^Budget: +shim \d+ ms, activation [\d.]+ m?s, systemd [^\n]*of the 25 s WSL waits$/m);
   });
 
   it("with a /sbin/init that is not executable, boots without systemd, and status says why", async () => {
