@@ -10,7 +10,8 @@ import { EXIT_FAILURE, EXIT_OK } from "../../src/exitCodes.ts";
 import { errorCode, inStep } from "../../src/stepError.ts";
 import { currentLegacyCgroup } from "./cgroup.ts";
 import { takeLock } from "./lock.ts";
-import { clearState, isAlive, LEGACY_STATE, NAMESPACE_DIR, readProcFile, readState, recordActivity, SYSTEMD_LOG } from "./state.ts";
+import { childrenOf } from "../../src/processTree.ts";
+import { clearState, isAlive, isRunning, LEGACY_STATE, NAMESPACE_DIR, parentOf, processState, readProcFile, readState, recordActivity, SYSTEMD_LOG } from "./state.ts";
 import { askSystemctl } from "./systemctl.ts";
 import { findStartedSystemds, findSystemdTools, isSame, nsPidsOf } from "./systemdProcess.ts";
 
@@ -25,17 +26,14 @@ interface Target {
   readonly system: string;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function stateOf(pid: number | string): string | null {
-  const stat = readProcFile(`/proc/${pid}/stat`);
-  return stat === null ? null : (stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? null);
-}
-
-function nsLevels(pid: number | string): number {
+/** How many PID namespaces deep a process is (1: the first). */
+function nsLevels(pid: number | "self"): number {
   return nsPidsOf(readProcFile(`/proc/${pid}/status`) ?? "").length;
+}
+
+/** Every process on this /proc. */
+function allProcesses(): number[] {
+  return readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number);
 }
 
 /**
@@ -48,12 +46,11 @@ function nsLevels(pid: number | string): number {
  */
 function wakeStoppedParents(): void {
   const ours = nsLevels("self");
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || stateOf(entry) !== "T" || nsLevels(entry) !== ours) continue;
-    const children = (readProcFile(`/proc/${entry}/task/${entry}/children`) ?? "").split(" ").filter(Boolean);
-    if (!children.some((child) => nsLevels(child) > ours)) continue;
+  for (const pid of allProcesses()) {
+    if (processState(pid) !== "T" || nsLevels(pid) !== ours) continue;
+    if (!childrenOf(pid).some((child) => nsLevels(child) > ours)) continue;
     try {
-      process.kill(Number(entry), "SIGCONT");
+      process.kill(pid, "SIGCONT");
     } catch {
       // ended meanwhile
     }
@@ -70,27 +67,25 @@ function wakeStoppedParents(): void {
 async function hangUpEnteredShells(): Promise<void> {
   const ours = nsLevels("self");
   const entered = () =>
-    readdirSync("/proc").filter((entry) => {
-      if (!/^\d+$/.test(entry)) return false;
-      const levels = nsPidsOf(readProcFile(`/proc/${entry}/status`) ?? "");
+    allProcesses().filter((pid) => {
+      const levels = nsPidsOf(readProcFile(`/proc/${pid}/status`) ?? "");
       // Deeper than ours, and not systemd itself (PID 1 in there, whose parent, unshare, is outside too).
       if (levels.length <= ours || levels.at(-1) === 1) return false;
-      const stat = readProcFile(`/proc/${entry}/stat`);
-      const parent = stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
-      return parent !== undefined && nsLevels(parent) === ours && !["Z", "X", null].includes(stateOf(entry));
+      const parent = parentOf(pid);
+      return parent !== null && nsLevels(parent) === ours && isRunning(pid);
     });
   const shells = entered();
   for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) {
     for (const pid of shells) {
       try {
-        process.kill(Number(pid), signal);
+        process.kill(pid, signal);
       } catch {
         // ended meanwhile
       }
     }
   }
   const until = Date.now() + 1000;
-  while (entered().length > 0 && Date.now() < until) await sleep(20);
+  while (entered().length > 0 && Date.now() < until) await Bun.sleep(20);
 }
 
 async function endsWithin(systemd: Target, ms: number): Promise<boolean> {
@@ -102,7 +97,7 @@ async function endsWithin(systemd: Target, ms: number): Promise<boolean> {
       wakeStoppedParents();
       nextWake = Date.now() + 100;
     }
-    await sleep(20);
+    await Bun.sleep(20);
   }
   wakeStoppedParents(); // once more: one stopped as systemd went
   return true;

@@ -54,7 +54,7 @@ export function readProcFile(path: string): string | null {
 }
 
 /** The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses), or null when it is gone. */
-function statFields(pid: number): string[] | null {
+function statFields(pid: number | "self"): string[] | null {
   const stat = readProcFile(`/proc/${pid}/stat`);
   return stat === null ? null : stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
@@ -63,10 +63,21 @@ export function processStartTime(pid: number): string | null {
   return statFields(pid)?.[19] ?? null;
 }
 
+/** A process's state letter (R, S, T, Z …), or null when it is gone. */
+export function processState(pid: number): string | null {
+  return statFields(pid)?.[0] ?? null;
+}
+
+/** A process's parent, or null when it is gone. */
+export function parentOf(pid: number): number | null {
+  const parent = statFields(pid)?.[1];
+  return parent === undefined ? null : Number(parent);
+}
+
 /** Whether a process exists and has not yet exited (a zombie has). */
 export function isRunning(pid: number): boolean {
-  const state = statFields(pid)?.[0];
-  return state !== undefined && state !== "Z" && state !== "X";
+  const state = processState(pid);
+  return state !== null && state !== "Z" && state !== "X";
 }
 
 export function currentBootId(): string {
