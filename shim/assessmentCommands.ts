@@ -2,14 +2,15 @@
 //   nixos-wsl-init bless          the running generation booted well (run by
 //                                 the module's unit once the boot target is reached)
 //   nixos-wsl-init boot-once N    the next start, and only it, boots generation N
-import { readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { bless, recordOf } from "../src/bootAssessment.ts";
 import { BOOT_STATE, readBootState, recordBootOnce, writeBootState } from "../src/bootState.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
 import { bootProblem, type Generation, generationLink, resolveGeneration } from "../src/generations.ts";
 import { BOOT_RECORD } from "../src/paths.ts";
 import { sayAs } from "../src/say.ts";
-import { LEGACY_STATE } from "./legacy/state.ts";
+import { LEGACY_STATE, readState } from "./legacy/state.ts";
+import { readBootRecord } from "./native/bootRecord.ts";
 
 const say = sayAs("nixos-wsl-init");
 const CURRENT_SYSTEM = "/run/current-system";
@@ -45,19 +46,25 @@ function wantsHelp(args: readonly string[], help: string): boolean {
  * /run/current-system, not what booted), else /run/current-system.
  */
 function bootedStorePath(): string | { problem: string } {
-  for (const [file, field] of [[BOOT_RECORD, "generation"], [LEGACY_STATE, null]] as const) {
+  // A damaged record is said, not passed over: /run/current-system may be a later switch, not what booted.
+  if (existsSync(BOOT_RECORD)) {
     try {
-      const record = JSON.parse(readFileSync(file, "utf8")) as { generation?: { storePath?: unknown }; system?: unknown };
-      const storePath = field === "generation" ? record.generation?.storePath : record.system;
-      if (typeof storePath === "string") return storePath;
-    } catch {
-      // no such record in this mode: try the next
+      const storePath: unknown = readBootRecord(BOOT_RECORD).generation?.storePath;
+      if (typeof storePath !== "string") throw new Error("it names no generation's store path");
+      return storePath;
+    } catch (error) {
+      return { problem: `${BOOT_RECORD} is damaged (${(error as Error).message}), so which generation booted is not known; it is written anew at the next start (wsl --terminate NixOS)` };
     }
+  }
+  const legacy = readState();
+  if (legacy.kind === "valid") return legacy.state.system;
+  if (legacy.kind === "invalid") {
+    return { problem: `${LEGACY_STATE} is damaged (${legacy.problem}), so which generation booted is not known; open a new shell, which records it again` };
   }
   try {
     return realpathSync(CURRENT_SYSTEM);
   } catch (error) {
-    return { problem: `no boot record, and ${CURRENT_SYSTEM} cannot be resolved (${(error as Error).message})` };
+    return { problem: `no boot record, and ${CURRENT_SYSTEM} cannot be resolved (${(error as Error).message}): has the activation run?` };
   }
 }
 
@@ -71,7 +78,7 @@ export function runBless(args: readonly string[]): number {
   if (refused !== null) return refused;
   const storePath = bootedStorePath();
   if (typeof storePath !== "string") {
-    say(`marking the running generation good: ${storePath.problem}; has the activation run?`);
+    say(`marking the running generation good: ${storePath.problem}`);
     return EXIT_FAILURE;
   }
   const { state, warning } = readBootState("/");

@@ -2,11 +2,12 @@
 // the shim, blessed by a unit once the boot is done, a fallback after too many
 // unblessed starts, and one-time boots. Each case starts the same root again
 // and again, as `wsl --terminate` followed by a new start does.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BootRecord } from "../../shim/native/bootRecord.ts";
+import { BOOT_STATE } from "../../src/bootState.ts";
 import { bootState, COMPLETES, defaultLink, installBlessUnit, makeDefault, NEVER_COMPLETES, recordIn } from "../harness/assessment.ts";
 import { Container } from "../harness/container.ts";
 import { type FakeRoot, type FakeRootOptions, makeFakeRoot } from "../harness/fakeRoot.ts";
@@ -102,6 +103,24 @@ describe("boot assessment: counting, blessing, falling back", () => {
       await container.stop();
     }
     expect(recordIn(fake, 2)).toEqual({ tries: 0, blessed: true });
+  });
+
+  it("refuses to bless when the boot record is damaged, and changes nothing", async () => {
+    const fake = distro({ generations: [{ number: 1 }, { number: 2 }] });
+    const container = await start(fake);
+    expect(["running", "degraded"]).toContain(await container.systemState());
+    // The module's unit has blessed it by then: nothing else writes the state meanwhile.
+    await waitFor("the blessing", 10_000, () => recordIn(fake, 2)?.blessed === true);
+    const before = readFileSync(join(fake.root, BOOT_STATE), "utf8");
+    for (const damage of ["{", '{"format": 1}']) {
+      await container.exec(["sh", "-c", 'printf %s "$1" > /run/nixos-wsl/boot.json', "sh", damage]);
+      const run = await container.exec(["/bin/nixos-wsl-init", "bless"]);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toContain("nixos-wsl-init: marking the running generation good: /run/nixos-wsl/boot.json is damaged (");
+      expect(run.stderr).toContain("which generation booted is not known; it is written anew at the next start");
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+    }
+    expect(readFileSync(join(fake.root, BOOT_STATE), "utf8")).toBe(before);
   });
 
   it("never falls back with bootAttempts = 0", async () => {
