@@ -16,11 +16,11 @@ const say = sayAs("nixos-wsl-init");
 const CURRENT_SYSTEM = "/run/current-system";
 
 const BLESS_HELP = `Usage: nixos-wsl-init bless
-Marks the generation this boot started (from the boot record, else
-${CURRENT_SYSTEM}) as good: it is never passed
+Marks the generation this boot started (from the native shim's boot record or
+legacy mode's record, else ${CURRENT_SYSTEM}) as good: it is never passed
 over by boot counting. The NixOS module's nixos-wsl-init-bless.service runs it
-once the boot has reached its target. Root only. Exit codes: 0 done, 1 failed,
-3 not root.`;
+once the boot has reached its target. A damaged record is refused, not guessed
+past. Root only. Exit codes: 0 done, 1 failed, 3 not root.`;
 
 const BOOT_ONCE_HELP = `Usage: nixos-wsl-init boot-once N
 Makes the next start of the distro, and only that one, boot generation N
@@ -53,13 +53,20 @@ function bootedStorePath(): string | { problem: string } {
       if (typeof storePath !== "string") throw new Error("it names no generation's store path");
       return storePath;
     } catch (error) {
-      return { problem: `${BOOT_RECORD} is damaged (${(error as Error).message}), so which generation booted is not known; it is written anew at the next start (wsl --terminate NixOS)` };
+      return { problem: `${BOOT_RECORD} is damaged (${(error as Error).message}), so which generation booted is not known; it is written anew at the next start (wsl --terminate NixOS), which blesses by itself` };
     }
   }
-  const legacy = readState();
-  if (legacy.kind === "valid") return legacy.state.system;
+  const again = "then run nixos-wsl-init bless again as root";
+  let legacy;
+  try {
+    legacy = readState();
+  } catch (error) {
+    return { problem: `${LEGACY_STATE} cannot be read (${(error as Error).message}), so which generation booted is not known` };
+  }
+  // A systemd found again in /proc may not name its generation (system ""): then /run/current-system says.
+  if (legacy.kind === "valid" && legacy.state.system.startsWith("/nix/store/")) return legacy.state.system;
   if (legacy.kind === "invalid") {
-    return { problem: `${LEGACY_STATE} is damaged (${legacy.problem}), so which generation booted is not known; open a new shell, which records it again` };
+    return { problem: `${LEGACY_STATE} is damaged (${legacy.problem}), so which generation booted is not known; open a new shell, which records it again, ${again}` };
   }
   try {
     return realpathSync(CURRENT_SYSTEM);
