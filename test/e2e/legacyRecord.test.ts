@@ -4,7 +4,7 @@
 // says what is wrong and what to do.
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type LegacyDistro, maskContainerFailures, runLoginShell, systemdsIn } from "../harness/legacy.ts";
+import { type LegacyDistro, maskContainerFailures, runInit, runLoginShell, systemdsIn } from "../harness/legacy.ts";
 import { sharedLegacyDistro } from "../harness/legacyDistros.ts";
 
 const RECORD = "/run/nixos-wsl/legacy.json";
@@ -96,5 +96,30 @@ describe("legacy mode: a damaged record of the running systemd", () => {
     const repaired = await status();
     expect(repaired.exitCode).toBe(0); // running
     expect(repaired.stdout).toContain(`systemd:     PID ${systemd} (as WSL sees it), started 20`);
+  });
+
+  it("has bless mark the generation the record names, refuse a damaged record, and ask /run/current-system when it names none", async () => {
+    await runLoginShell(distro.container, { args: ["-c", "true"] }); // a whole record
+    const valid = await distro.container.readFile(RECORD);
+    const { system } = JSON.parse(valid) as { system: string };
+    expect(system).toMatch(/^\/nix\/store\//);
+    const bless = () => runInit(distro.container, ["bless"]);
+    const blessed = await bless();
+    expect(blessed.exitCode, blessed.stderr).toBe(0);
+    expect(blessed.stdout).toMatch(new RegExp(`^(marked ${system} as good|${system} is already marked good)`));
+
+    await damage("{}");
+    const refused = await bless();
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`marking the running generation good: ${RECORD} is damaged ("pid" is missing)`);
+    expect(refused.stderr).toContain("then run nixos-wsl-init bless again as root");
+    expect(refused.stderr).not.toMatch(/unexpected error|^\s+at /m);
+
+    // A systemd found again in /proc may not name its generation: /run/current-system then says.
+    await damage(valid.replace(/"system": "[^"]*"/, '"system": ""'));
+    const fallback = await bless();
+    expect(fallback.exitCode, fallback.stderr).toBe(0);
+    expect(fallback.stdout).toBe(`${system} is already marked good`);
+    await runLoginShell(distro.container, { args: ["-c", "true"] }); // the record whole again
   });
 });
