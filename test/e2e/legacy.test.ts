@@ -157,7 +157,7 @@ describe("legacy mode: starting", () => {
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toContain('systemd did not reach "running" within 2 s');
     expect(run.stderr).toContain("starting-forever");
-    expect(tookMs).toBeLessThan(2000 + 2500); // the deadline, plus starting and killing on a busy 2-core machine
+    expect(tookMs).toBeLessThan(2000 + 4000); // the deadline, plus starting and killing on a busy 2-core machine (the default would be 90 s)
     expect(await processesNamed(container, "sleep")).toEqual([1]); // only the container's own PID 1
   });
 
