@@ -170,19 +170,27 @@ async function ensureSystemd(settings: Settings): Promise<LegacyState | number> 
   const interruption = catchInterruptions();
   const doing = (activity: string) => inStep(`writing to the lock ${LEGACY_LOCK}`, () => recordActivity(lockFd, activity));
   try {
-    doing("checking for a running systemd");
-    const cgroup = inStep("reading the cgroup layout (/proc/self/mountinfo)", currentLegacyCgroup);
-    const known = inStep("looking for a running systemd", () => findRunning(cgroup));
-    if (known?.phase === "running") return known;
-    if (known) {
-      doing(`waiting for systemd (PID ${known.pid}) to be running`);
-      return await untilRunning(known, findSystemdTools(known.system), settings, interruption);
-    }
-    return await startSystemd(settings, cgroup, interruption, doing);
+    const found = await findOrStart(settings, interruption, doing);
+    // A signal during the last synchronous steps is handled on this turn: then no shell enters.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (typeof found !== "number" && interruption.signal) return interrupted(interruption.signal, "before the shell entered: systemd runs on");
+    return found;
   } finally {
     interruption.stop();
     closeSync(lockFd);
   }
+}
+
+async function findOrStart(settings: Settings, interruption: Interruption, doing: (activity: string) => void): Promise<LegacyState | number> {
+  doing("checking for a running systemd");
+  const cgroup = inStep("reading the cgroup layout (/proc/self/mountinfo)", currentLegacyCgroup);
+  const known = inStep("looking for a running systemd", () => findRunning(cgroup));
+  if (known?.phase === "running") return known;
+  if (known) {
+    doing(`waiting for systemd (PID ${known.pid}) to be running`);
+    return await untilRunning(known, findSystemdTools(known.system), settings, interruption);
+  }
+  return await startSystemd(settings, cgroup, interruption, doing);
 }
 
 /** The systemd that runs, from the record, else from /proc; null when none does. A found one is recorded again. */
