@@ -115,7 +115,7 @@ async function whileWritable<T>(root: string, change: () => T): Promise<{ result
     }
   } finally {
     interrupted = await endings.stop();
-    if (interrupted !== null) say(`interrupted by ${endings.caught}: acted on only once the distro was as writable as before`);
+    if (interrupted !== null) say(`interrupted by ${endings.caught}: stopped only once the change was done (or failed) and the distro as writable as before, so that nothing is left half-done`);
   }
   return { result, interrupted };
 }
