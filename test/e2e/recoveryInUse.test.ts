@@ -48,7 +48,7 @@ describe("recovery with commands that take their time", () => {
     expect(run.mountsUnchanged).toBe(true);
   });
 
-  it("gives an interactive login shell on a terminal that stays usable, passes Ctrl-C to it, and returns the exit code typed", async () => {
+  it("gives an interactive login shell on a terminal that stays usable, passes Ctrl-C and Ctrl-\\ to it, and returns the exit code typed", async () => {
     const terminal = await TerminalSession.start(distro.root, []);
     try {
       await terminal.type("echo alive-$((6*7))");
@@ -63,6 +63,14 @@ describe("recovery with commands that take their time", () => {
       const screen = await terminal.waitForText("after-interrupt-130");
       expect(screen).not.toMatch(/^sleep-was-not-interrupted$/m);
       expect(screen).toMatch(/^after-interrupt-130$/m);
+      // Ctrl-\ quits the command in the foreground, not the recovery around the shell.
+      await terminal.type("sleep 600");
+      await sleep(500);
+      await terminal.press("C-\\");
+      await terminal.type("echo after-quit-$?");
+      await terminal.waitForText(/^after-quit-131$/m);
+      await terminal.type("echo still-$((8*8))");
+      await terminal.waitForText("still-64");
       await terminal.type("exit 7");
       const run = await terminal.finished();
       expectNoCrash(run.stdout);
