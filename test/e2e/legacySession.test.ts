@@ -36,6 +36,14 @@ async function sessionHolders(distro: LegacyDistro): Promise<string[]> {
   return stdout.split("\n").filter((line) => line.includes("__login-session"));
 }
 
+/** The PIDs of the session holders themselves, not of the nsenter that waits for each (whose command line names it too). */
+async function holderPids(distro: LegacyDistro): Promise<string[]> {
+  return (await sessionHolders(distro))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => !fields[1]!.endsWith("nsenter"))
+    .map((fields) => fields[0]!);
+}
+
 function occurrences(text: string, part: string): number {
   return text.split(part).length - 1;
 }
@@ -143,10 +151,9 @@ describe("legacy mode: each shell is a logind session", () => {
     try {
       await terminal.type('echo "session=$XDG_SESSION_ID"');
       const id = /session=(\d+)/.exec(await terminal.waitForText(/session=\d+/))![1]!;
-      // The holder itself, not the nsenter that waits for it (whose command line names it too).
-      const holders = (await sessionHolders(distro)).map((line) => line.trim().split(/\s+/)).filter((fields) => !fields[1]!.endsWith("nsenter"));
+      const holders = await holderPids(distro);
       expect(holders, "exactly this shell's holder").toHaveLength(1);
-      const pid = holders[0]![0]!;
+      const pid = holders[0]!;
       const sent = Date.now();
       expect((await distro.container.exec(["kill", "-TERM", pid])).exitCode).toBe(0);
       expect(await terminal.exitStatus(10_000)).toBe(137);
@@ -292,6 +299,27 @@ describe("legacy mode: a shell without a session, and why", () => {
     expect(run.stdout).toBe("session=yes");
     expect(run.stderr).toMatch(/user@1000\.service \(the user's systemd\) is \w+: systemctl --user will not work in this shell/);
     expect(run.stderr).toContain("wsl --terminate");
+  });
+
+  it("starts no shell when a SIGTERM comes while the session opens (the user manager still starting), and ends the session", async () => {
+    const distro = await boot();
+    // A user manager that takes 5 s to start: the session's process waits for it, holding the session.
+    mkdirSync(join(distro.fake.root, "etc/systemd/system/user@.service.d"), { recursive: true });
+    writeFileSync(join(distro.fake.root, "etc/systemd/system/user@.service.d/slow.conf"), "[Service]\nExecStartPre=/usr/bin/sleep 5\n");
+    const shell = await startLoginShell(distro.container, { args: ["-c", "echo should-not-run"] });
+    await waitForAsync("the user manager to be starting", 30_000, async () => {
+      const state = (await inSystemd(distro.container, ["sh", "-c", "systemctl is-active user@1000.service || true"])).stdout.trim();
+      return state === "activating" && (await holderPids(distro)).length === 1;
+    });
+    const [holder] = await holderPids(distro);
+    await distro.container.exec(["kill", "-TERM", holder!]);
+    const run = await shell.result;
+    expect(run.exitCode, run.stderr).toBe(143);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain("nixos-wsl-init: SIGTERM came while the login session opened: the shell was not started");
+    expect(run.stderr).not.toMatch(/unexpected error|^\s+at /m);
+    await waitForAsync("the session to end", 15_000, async () => (await sessions(distro)).length === 0);
+    expect(await sessionHolders(distro)).toEqual([]);
   });
 
   it("opens no session and says nothing when loginSession is off", async () => {
