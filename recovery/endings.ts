@@ -4,6 +4,7 @@
 // has not ended after a grace; one that comes earlier is remembered, so that
 // the command is not started at all.
 import { exitCodeFor } from "../src/exitStatus.ts";
+import { afterPendingSignals } from "../src/pendingSignals.ts";
 
 const ENDINGS = ["SIGHUP", "SIGTERM"] as const;
 const INTERRUPTS = ["SIGINT", "SIGQUIT"] as const;
@@ -45,9 +46,9 @@ export class Endings {
     return endings;
   }
 
-  /** A signal that came during synchronous work is handled on the next turn of the event loop: take that turn. */
+  /** The signal caught so far, including one that came during synchronous work. */
   async settled(): Promise<Ending | null> {
-    await new Promise((resolve) => setImmediate(resolve));
+    await afterPendingSignals();
     return this.caught;
   }
 

@@ -56,7 +56,6 @@ function bootedStorePath(): string | { problem: string } {
       return { problem: `${BOOT_RECORD} is damaged (${(error as Error).message}), so which generation booted is not known; it is written anew at the next start (wsl --terminate NixOS), which blesses by itself` };
     }
   }
-  const again = "then run nixos-wsl-init bless again as root";
   let legacy;
   try {
     legacy = readState();
@@ -66,7 +65,7 @@ function bootedStorePath(): string | { problem: string } {
   // A systemd found again in /proc may not name its generation (system ""): then /run/current-system says.
   if (legacy.kind === "valid" && legacy.state.system.startsWith("/nix/store/")) return legacy.state.system;
   if (legacy.kind === "invalid") {
-    return { problem: `${LEGACY_STATE} is damaged (${legacy.problem}), so which generation booted is not known; open a new shell, which records it again, ${again}` };
+    return { problem: `${LEGACY_STATE} is damaged (${legacy.problem}), so which generation booted is not known; open a new shell, which records it again, then run nixos-wsl-init bless again as root` };
   }
   try {
     return realpathSync(CURRENT_SYSTEM);

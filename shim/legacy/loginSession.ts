@@ -8,6 +8,7 @@ import { EXIT_FAILURE } from "../../src/exitCodes.ts";
 import { exitCodeFor, statusOf } from "../../src/exitStatus.ts";
 import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
+import { afterPendingSignals } from "../../src/pendingSignals.ts";
 import { sayAs } from "../../src/say.ts";
 import { inStep, StepError } from "../../src/stepError.ts";
 import { openPamSession, PamError, type PamSession } from "./pam.ts";
@@ -62,7 +63,7 @@ export async function runLoginSession(requestText: string, argv: readonly string
 
   const session = openOrExplain(request);
   const notStarted = async (): Promise<number | null> => {
-    await new Promise((resolve) => setImmediate(resolve)); // a signal during the synchronous steps is handled on this turn
+    await afterPendingSignals(); // the PAM calls and the waits above are synchronous
     if (endedBy === null) return null;
     say(`${endedBy} came while the login session opened: the shell was not started`);
     return exitCodeFor(endedBy);

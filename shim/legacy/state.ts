@@ -54,7 +54,7 @@ export function readProcFile(path: string): string | null {
 }
 
 /** The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses), or null when it is gone. */
-function statFields(pid: number | "self"): string[] | null {
+function statFields(pid: number): string[] | null {
   const stat = readProcFile(`/proc/${pid}/stat`);
   return stat === null ? null : stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }

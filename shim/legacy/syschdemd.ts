@@ -10,6 +10,7 @@
 import { closeSync, readFileSync, realpathSync } from "node:fs";
 import { loadSettings, type Settings } from "../../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { afterPendingSignals } from "../../src/pendingSignals.ts";
 import { exitCodeFor } from "../../src/exitStatus.ts";
 import { decideBoot } from "../../src/bootAssessment.ts";
 import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
@@ -171,8 +172,8 @@ async function ensureSystemd(settings: Settings): Promise<LegacyState | number> 
   const doing = (activity: string) => inStep(`writing to the lock ${LEGACY_LOCK}`, () => recordActivity(lockFd, activity));
   try {
     const found = await findOrStart(settings, interruption, doing);
-    // A signal during the last synchronous steps is handled on this turn: then no shell enters.
-    await new Promise((resolve) => setImmediate(resolve));
+    // A signal during the last synchronous steps: then no shell enters.
+    await afterPendingSignals();
     if (typeof found !== "number" && interruption.signal) return interrupted(interruption.signal, "before the shell entered: systemd runs on");
     return found;
   } finally {
@@ -263,8 +264,8 @@ async function startSystemd(
         `To keep it as the default, run from Windows: ${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
     );
   }
-  // A signal so far is handled on this turn of the event loop: then nothing has changed, not even the count of starts.
-  await new Promise((resolve) => setImmediate(resolve));
+  // A signal so far: then nothing has changed, not even the count of starts.
+  await afterPendingSignals();
   if (interruption.signal) return interrupted(interruption.signal, "before systemd was started: nothing was started");
   try {
     if (choice.state !== assessed.state) writeBootState("/", choice.state);
