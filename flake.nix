@@ -38,8 +38,24 @@
       nixosModules.default = ./nix/module.nix;
 
       checks = forEachSystem (pkgs: {
+        package = self.packages.${pkgs.system}.nixos-wsl-init;
         module = evalCheck pkgs "module" ./nix/tests/module-tests.nix;
-        npm-lock = evalCheck pkgs "npm-lock" ./nix/tests/npm-lock-tests.nix;
+        package-evaluation = evalCheck pkgs "package-evaluation" ./nix/tests/package-tests.nix;
+        templates = evalCheck pkgs "templates" ./nix/tests/template-tests.nix;
       });
+
+      # nix flake init -t <this flake>#alone (or #beside-nixos-wsl): a flake.nix
+      # and a configuration.nix in which the user's name is the one thing to change.
+      templates = {
+        alone = {
+          path = ./nix/templates/alone;
+          description = "NixOS on WSL with nixos-wsl-init alone";
+        };
+        beside-nixos-wsl = {
+          path = ./nix/templates/beside-nixos-wsl;
+          description = "NixOS on WSL with NixOS-WSL, nixos-wsl-init as its init and recovery";
+        };
+        default = self.templates.beside-nixos-wsl;
+      };
     };
 }

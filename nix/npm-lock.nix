@@ -1,46 +1,39 @@
-# Prepare package-lock.json for importNpmLock: keep only what the build needs
-# (no devDependencies), and give every package the tarball URL importNpmLock
-# fetches by its integrity hash. Locks written with npm's
-# omit-lockfile-registry-resolved setting carry no URLs; for those, the URL is
-# made from `npmRegistry` (your `npm config get registry`).
+# What the build needs from package-lock.json: the runtime packages (no
+# devDependencies), each as the npm spec that fetches it (name@version), the
+# file name `npm pack` gives its tarball, and where it goes under node_modules.
+# No URL is read or written: npm fetches from its own default registry.
 { lib }:
 
-{
-  package,
-  packageLock,
-  npmRegistry ? null,
-}:
+packageLock:
 
 let
   # node_modules/@scope/name or node_modules/a/node_modules/b -> the package's own name.
   nameOf = path: lib.last (lib.splitString "node_modules/" path);
 
-  tarballUrl =
+  isRuntimeModule = path: module: path != "" && !(module.dev or false);
+
+  describe =
     path: module:
     let
-      name = nameOf path;
-      baseName = lib.last (lib.splitString "/" name);
+      # An aliased dependency ("x": "npm:y@1") names its real package in `name`.
+      name = module.name or (nameOf path);
     in
-    if module ? resolved then
-      module.resolved
-    else if npmRegistry == null then
+    if module ? link || !(module ? version) then
       throw ''
-        package-lock.json has no "resolved" URL for ${name}@${module.version} (it was written with
-        npm's omit-lockfile-registry-resolved setting). Pass npmRegistry, e.g.
-          nixos-wsl-init.override { npmRegistry = "<the output of: npm config get registry>"; }
+        package-lock.json: ${path} is not a package from the npm registry (${
+          if module ? link then "a link" else "no version"
+        }), which the Nix build cannot fetch by name. Make it a registry
+        dependency, or vendor it into src/.
       ''
     else
-      "${lib.removeSuffix "/" npmRegistry}/${name}/-/${baseName}-${module.version}.tgz";
-
-  isRuntimeModule = path: module: path == "" || !(module.dev or false);
-
-  withUrl =
-    path: module:
-    if path == "" || module ? link then module else module // { resolved = tarballUrl path module; };
+      {
+        inherit path name;
+        inherit (module) version integrity;
+        spec = "${name}@${module.version}";
+        # `npm pack` names a tarball after the package, its scope's @ dropped and / made -.
+        tarball = "${lib.replaceStrings [ "@" "/" ] [ "" "-" ] name}-${module.version}.tgz";
+      };
 in
 {
-  package = removeAttrs package [ "devDependencies" ];
-  packageLock = packageLock // {
-    packages = lib.mapAttrs withUrl (lib.filterAttrs isRuntimeModule packageLock.packages);
-  };
+  runtimeModules = lib.mapAttrsToList describe (lib.filterAttrs isRuntimeModule packageLock.packages);
 }

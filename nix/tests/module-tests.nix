@@ -899,6 +899,9 @@ in
     };
   };
 
+  # The stand-ins, for the templates' tests (template-tests.nix).
+  standIns = { inherit pkgs toplevel; };
+
   # Must not evaluate: the error names the option and the allowed values.
   badReadinessTimeout = (evalAlone (on {
     mode = "legacy";

@@ -90,6 +90,10 @@ in
               type = types.bool;
               default = false;
             };
+            options.extraGroups = mkOption {
+              type = types.listOf types.str;
+              default = [ ];
+            };
             options.uid = mkOption {
               type = types.nullOr types.int;
               default = null;
@@ -140,6 +144,15 @@ in
     networking.hostName = mkOption {
       type = types.str;
       default = "nixos";
+    };
+
+    # Set by the templates (nix/templates/*/configuration.nix).
+    boot.isContainer = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    system.stateVersion = mkOption {
+      type = types.str;
     };
   };
 }

@@ -3,8 +3,9 @@
 // stop(); nspawn's mounts live in its own namespace and die with it, and its
 // cgroups (testCgroup.ts) are removed after it.
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { readInterpreter } from "../../recovery/elf.ts";
 import { BINARY } from "./paths.ts";
 import { childrenOf, isAlive, mountsOf, nsPids, sleep, waitFor, type MountEntry } from "./proc.ts";
 import { makeTestCgroup, type TestCgroup } from "./testCgroup.ts";
@@ -24,6 +25,16 @@ rmdir /dev/shm
 ln -s /run/shm /dev/shm
 exec /sbin/init "$@"
 `;
+
+/**
+ * An executable built against a private glibc (as Nix builds it, naming the
+ * store's loader) brings that glibc into the container, at the same path.
+ */
+function privateLoaderBinds(): string[] {
+  const loader = readInterpreter(BINARY)?.path;
+  if (!loader || /^\/(usr\/)?lib(64)?\//.test(loader)) return [];
+  return [`--bind-ro=${dirname(loader)}`];
+}
 
 export interface BootOptions {
   /** Arguments WSL's stand-in passes to /sbin/init. */
@@ -99,6 +110,7 @@ export class Container {
         root,
         "--bind-ro=/usr",
         `--bind-ro=${BINARY}:${options.binaryAt ?? "/sbin/init"}`,
+        ...privateLoaderBinds(),
         ...(kmsgReader ? [`--bind=${kmsgFifo}:/dev/kmsg`] : []),
         "--timezone=off",
         "--resolv-conf=off",

@@ -42,6 +42,10 @@ describe("Nix files", () => {
         "nix/module.nix",
         "nix/package.nix",
         "nix/npm-lock.nix",
+        "nix/tests/package-tests.nix",
+        "nix/tests/template-tests.nix",
+        "nix/templates/alone/flake.nix",
+        "nix/templates/beside-nixos-wsl/flake.nix",
         "nix/tests/module-tests.nix",
         "nix/tests/nixos-stand-in.nix",
         "nix/tests/nixos-wsl-stand-in.nix",
@@ -90,11 +94,5 @@ describe.skipIf(!NIXPKGS_LIB)("Nix evaluation with nixpkgs' lib (needs NIXPKGS_L
       "A definition for option `wsl.init.legacy.readinessTimeout' is not of type `integer between 1 and 3600 (both inclusive)'",
     );
     expect(result.stderr).toContain("3000000");
-  });
-
-  it("the lock preparation: runtime packages only, each with a URL and its integrity hash", async () => {
-    const result = await evaluate("nix/tests/npm-lock-tests.nix", "failures");
-    expectSuccess(result);
-    expect(JSON.parse(result.stdout)).toEqual([]);
   });
 });
