@@ -18,7 +18,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { readInterpreter } from "../../recovery/elf.ts";
+import { type ElfLayout, PF_X, PT_LOAD, readInterpreter } from "../../recovery/elf.ts";
 import { PROJECT_DIR } from "./paths.ts";
 
 export interface NixpkgsBun {
@@ -54,7 +54,7 @@ export function npmBun(): string {
 
 function run(step: string, file: string, args: string[], fix: string): string {
   try {
-    return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: PROJECT_DIR, maxBuffer: 64 << 20 });
   } catch (error) {
     const e = error as { code?: string; status?: number; signal?: string; stderr?: string };
     const cause = e.code === "ENOENT" ? `${file} is not installed` : `${file} ${args.join(" ")} failed (${e.signal ?? `exit ${e.status}`}): ${(e.stderr ?? "").trim()}`;
@@ -158,4 +158,52 @@ export function nixpkgsProcessedBun(): Promise<NixpkgsBun> {
 /** The files of the private glibc copy (for putting it into another root at the same path). */
 export function glibcFiles(glibcLib: string): string[] {
   return readdirSync(glibcLib).map((name) => join(glibcLib, name));
+}
+
+/**
+ * What is wrong with a compiled executable's layout for kernels before 6.7:
+ * every PT_LOAD must come in ascending virtual-address order, and the `.bun`
+ * payload must not be mapped before the code (bun 1.3.12 to 1.3.x, processed
+ * by nixpkgs, put it in a PT_LOAD of its own ahead of the others). Empty when
+ * the layout is right.
+ */
+export function layoutProblems(layout: ElfLayout): string[] {
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  const problems: string[] = [];
+  const loads = layout.programs.filter((program) => program.type === PT_LOAD);
+  for (let i = 1; i < loads.length; i++) {
+    if (loads[i]!.vaddr <= loads[i - 1]!.vaddr) problems.push(`PT_LOAD ${i} at ${hex(loads[i]!.vaddr)} is not above PT_LOAD ${i - 1} at ${hex(loads[i - 1]!.vaddr)}`);
+  }
+  const code = loads.findIndex((load) => (load.flags & PF_X) !== 0);
+  if (code === -1) problems.push("no PT_LOAD is executable");
+  const payload = layout.sections.find((section) => section.name === ".bun");
+  if (!payload) {
+    problems.push("no .bun section: not an executable made by bun build --compile");
+  } else if (code !== -1) {
+    const holder = loads.findIndex((load) => payload.addr >= load.vaddr && payload.addr < load.vaddr + load.memsz);
+    if (holder === -1) problems.push(`the .bun section at ${hex(payload.addr)} is in no PT_LOAD`);
+    else if (holder <= code || payload.addr < loads[code]!.vaddr) {
+      problems.push(`the .bun payload (at ${hex(payload.addr)}, in PT_LOAD ${holder}) comes before the code (PT_LOAD ${code} at ${hex(loads[code]!.vaddr)})`);
+    }
+  }
+  return problems;
+}
+
+/** package.json's "build" script as arguments to bun, with the output going to outfile instead of dist/. */
+export function buildArguments(outfile: string): string[] {
+  const script: unknown = JSON.parse(readFileSync(join(PROJECT_DIR, "package.json"), "utf8")).scripts?.build;
+  if (typeof script !== "string") throw new Error("compiling the project: package.json has no \"build\" script");
+  const words = script.trim().split(/\s+/);
+  if (words[0] !== "bun" || words[1] !== "build" || /["'\\$&|;]/.test(script)) {
+    throw new Error(`compiling the project: package.json's build script is not one plain 'bun build ...' command (${script}): teach buildArguments in test/harness/nixpkgsBun.ts its new form`);
+  }
+  const at = words.indexOf("--outfile");
+  if (at === -1 || at + 1 >= words.length) throw new Error(`compiling the project: package.json's build script has no --outfile (${script})`);
+  words[at + 1] = outfile;
+  return words.slice(1);
+}
+
+/** Compile the project as `npm run build` does, but with the given bun and into outfile. */
+export function compileProject(bun: string, outfile: string): void {
+  run(`compiling the project with ${bun}`, bun, buildArguments(outfile), "see bun's message above");
 }
