@@ -76,8 +76,9 @@ stdenvNoCC.mkDerivation {
 
   nativeBuildInputs = [ bun ];
 
-  # "node_modules/PATH TARBALL" lines: where each runtime package goes.
-  npmModules = lib.concatMapStrings (module: "${module.path} ${module.tarball}\n") runtimeModules;
+  # "node_modules/PATH TARBALL" lines: where each runtime package goes (no
+  # empty last line: the here-string below adds the newline).
+  npmModules = lib.concatMapStringsSep "\n" (module: "${module.path} ${module.tarball}") runtimeModules;
 
   dontConfigure = true;
 
@@ -95,7 +96,9 @@ stdenvNoCC.mkDerivation {
 
   installPhase = ''
     runHook preInstall
-    install -Dm755 dist/nixos-wsl-init $out/bin/nixos-wsl-init
+    mkdir -p $out/bin
+    cp dist/nixos-wsl-init $out/bin/nixos-wsl-init
+    chmod 755 $out/bin/nixos-wsl-init
     for role in systemd-shim syschdemd nixos-wsl-recovery nixos-wsl-shell; do
       ln -s nixos-wsl-init $out/bin/$role
     done

@@ -54,8 +54,10 @@ export function installRecoveryEntry(source: string, destination: string): Insta
     destination,
     (temporary) => {
       copyFileSync(source, temporary);
+      // Any loader but the FHS one (the store's, or another private glibc's)
+      // is one the system distribution does not have.
       const interpreter = readInterpreter(temporary);
-      if (interpreter !== null && interpreter.path.startsWith("/nix/")) {
+      if (interpreter !== null && interpreter.path !== fhsInterpreter(interpreter.machine)) {
         writeInterpreter(temporary, interpreter, fhsInterpreter(interpreter.machine));
         patched = true;
       }

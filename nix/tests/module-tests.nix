@@ -359,6 +359,7 @@ in
           name = "nixos";
           isNormalUser = true;
           isSystemUser = false;
+          extraGroups = [ ];
           uid = null;
           shell = null;
         };
