@@ -220,7 +220,9 @@ in
   # or default, merged into NixOS's), to take out what NixOS-WSL adds and
   # nothing else: a definition could only add to them, and mkForce would drop
   # every other module's part. Both leave their value alone unless this module
-  # is enabled beside NixOS-WSL.
+  # is enabled beside NixOS-WSL. The module system allows one `apply` per
+  # option: a second module declaring one for the same option would stop the
+  # evaluation with "already declared" (nixpkgs itself declares none for these two).
   options.warnings = mkOption {
     # Legacy mode beside NixOS-WSL: its "systemd is disabled" warning, exactly that text.
     apply = warnings: if silencesSystemdWarning then lib.remove nixosWslSystemdWarning warnings else warnings;
