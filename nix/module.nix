@@ -10,14 +10,28 @@
 #     by NixOS-WSL from its `wsl.wslConf` option, which this module only sets where
 #     the mode needs it; NixOS-WSL's own /sbin/init snippet (activation script
 #     `shimSystemd`) is emptied, and its recovery entry (a `wsl.extraBin` item named
-#     nixos-wsl-recovery) is left out of its /bin snippet (`populateBin`). Nothing
-#     else of NixOS-WSL changes. Written against NixOS-WSL
-#     eaeb18da90024448a60eb1ec7132eafa4003404e (2026-07-21).
+#     nixos-wsl-recovery) is left out of its /bin snippet (`populateBin`) and, under
+#     services.envfs.enable (where NixOS-WSL turns populateBin off and fills
+#     envfs's fallback /bin from the same list), out of envfs's fallback /bin.
+#     Written against NixOS-WSL eaeb18da90024448a60eb1ec7132eafa4003404e
+#     (2026-07-21), and evaluated against its real modules at that commit.
 #     Its `wsl.wslConf.boot.initTimeout` gets wsl.init.initTimeout (as a
 #     default: a definition of the user's own wins, and an assertion says the
-#     two differ). NixOS-WSL wraps every user's login shell in its own
-#     shell-wrapper (modules/systemd/native/wrap-shell.nix), hence this module's
-#     login-shell wrapper is off there unless asked for.
+#     two differ). The rest of NixOS-WSL acts as it does alone:
+#     - its `users` snippet (modules/systemd/native/wrap-shell.nix) makes every
+#       user's login shell, root's too, a copy of its shell-wrapper in a
+#       directory whose `shell` link names the real shell; this module's own
+#       login-shell wrapper is therefore off there unless asked for. In legacy
+#       mode root's passwd shell is that wrapper around syschdemd, which starts
+#       syschdemd; from inside systemd (sudo -i, su -, runuser -l root)
+#       syschdemd knows the wrapper by its `shell` link and opens bash instead.
+#     - its warning that [boot] systemd is off (modules/wsl-conf.nix) is taken
+#       out in legacy mode, where that is the design (`warnings` below);
+#     - its wrapper waits for /run/current-system without a time limit; when an
+#       activation is cut short (stopped at activationTimeout) and leaves no
+#       /run/current-system, the executable links it to the booted generation,
+#       so those shells start. With activationTimeout = 0 nothing bounds the
+#       wait, and this module warns.
 #   alone: it writes /etc/wsl.conf itself, and `nixos-wsl-init install-bin`
 #     writes the /bin entries WSL calls (/bin/sh, /bin/mount, /bin/true,
 #     /bin/login) at each activation, for the system being activated.
@@ -133,6 +147,21 @@ let
     if entry.copy then "cp -f ${source} ${target}\n" else "ln -sf ${source} ${target}\n"
   ) (lib.filter (entry: entry.name != "nixos-wsl-recovery") config.wsl.extraBin);
 
+  # NixOS-WSL's warning (modules/wsl-conf.nix) whenever [boot] systemd is off.
+  nixosWslSystemdWarning = "systemd is disabled in wsl.conf. This is strongly discouraged and WILL break things";
+  # In legacy mode beside NixOS-WSL, [boot] systemd is off by design (old WSL
+  # cannot start systemd; syschdemd does), so that warning would be wrong on
+  # every rebuild.
+  silencesSystemdWarning = cfg.enable && cfg.mode == "legacy" && besideNixosWsl && config.wsl.enable;
+
+  # The lines NixOS-WSL adds to envfs's fallback /bin for its nixos-wsl-recovery,
+  # rendered exactly as its modules/wsl-distro.nix renders them.
+  theirEnvfsRecoveryLines = map (
+    entry:
+    "${if entry.copy then "cp -f" else "ln -sf"} ${lib.escapeShellArg entry.src} $out/${lib.escapeShellArg entry.name}"
+  ) (lib.filter (entry: entry.name == "nixos-wsl-recovery") config.wsl.extraBin);
+  dropsEnvfsRecovery = cfg.enable && besideNixosWsl && config.wsl.enable;
+
   tarballBuilder = pkgs.writeShellApplication {
     name = "nixos-wsl-init-tarball-builder";
     runtimeInputs = [
@@ -187,6 +216,28 @@ let
   );
 in
 {
+  # Two options of NixOS's own get an `apply` here (a declaration without type
+  # or default, merged into NixOS's), to take out what NixOS-WSL adds and
+  # nothing else: a definition could only add to them, and mkForce would drop
+  # every other module's part. Both leave their value alone unless this module
+  # is enabled beside NixOS-WSL. The module system allows one `apply` per
+  # option: a second module declaring one for the same option would stop the
+  # evaluation with "already declared" (nixpkgs itself declares none for these two).
+  options.warnings = mkOption {
+    # Legacy mode beside NixOS-WSL: its "systemd is disabled" warning, exactly that text.
+    apply = warnings: if silencesSystemdWarning then lib.remove nixosWslSystemdWarning warnings else warnings;
+  };
+  options.services.envfs.extraFallbackPathCommands = mkOption {
+    # Beside NixOS-WSL under envfs: its nixos-wsl-recovery line, exactly that line;
+    # /bin/nixos-wsl-recovery is this module's (install-recovery, below).
+    apply =
+      text:
+      if dropsEnvfsRecovery then
+        lib.concatStringsSep "\n" (lib.filter (line: !lib.elem line theirEnvfsRecoveryLines) (lib.splitString "\n" text))
+      else
+        text;
+  };
+
   options.wsl.init = {
     enable = mkEnableOption "nixos-wsl-init, the init shim and recovery toolkit for NixOS on WSL 2";
 
@@ -266,7 +317,10 @@ in
       description = ''
         Seconds (at most an hour) the NixOS activation may run at boot; 0 waits
         forever. At the deadline the activation is stopped, the kernel log names
-        what it was stuck in, and the boot goes on.
+        what it was stuck in, and the boot goes on. An activation cut short
+        leaves no /run/current-system: the executable then links it to the
+        booted generation, so that login shells waiting for it (this module's
+        wrapper, NixOS-WSL's shell-wrapper, which waits without a limit) start.
       '';
     };
 
@@ -548,6 +602,15 @@ in
           + theirBinWithoutRecovery;
         });
       };
+
+      # NixOS-WSL's shell-wrapper waits for /run/current-system without a limit;
+      # the deadline is what makes the shim link it when an activation hangs.
+      warnings = lib.optional (cfg.activationTimeout == 0) ''
+        wsl.init.activationTimeout is 0 (no deadline) beside NixOS-WSL, whose shell-wrapper waits for
+        /run/current-system without a limit: an activation that hangs leaves every user whose shell is
+        under /run/current-system/sw/bin/ without a shell, until it ends. Set a deadline (the default is
+        120): at it, nixos-wsl-init stops the activation, links /run/current-system to the booted
+        generation, and those shells start.'';
 
       assertions = [
         {

@@ -8,6 +8,9 @@ export const NIX_STORE = "/nix/store";
 export const ACTIVATE = "activate";
 export const SYSTEMD_BINARY = "systemd/lib/systemd/systemd";
 
+/** The running system, linked by the activation's last step; login-shell wrappers wait for it. */
+export const CURRENT_SYSTEM = "/run/current-system";
+
 /** Runtime state of this tool: the boot record, legacy-mode namespace handles. */
 export const STATE_DIR = "/run/nixos-wsl";
 export const BOOT_RECORD = `${STATE_DIR}/boot.json`;

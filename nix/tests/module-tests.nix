@@ -89,6 +89,19 @@ let
   besideLegacy = (evalBeside (on { mode = "legacy"; })).config;
   # NixOS-WSL on, this module imported but off: NixOS-WSL as it is.
   besideDisabled = (evalBeside { }).config;
+  # envfs serves /bin (NixOS-WSL turns its populateBin off and fills envfs's fallback /bin).
+  evalBesideEnvfs = eval [
+    ./nixos-wsl-stand-in.nix
+    {
+      wsl.enable = true;
+      services.envfs.enable = true;
+    }
+  ];
+  envfsNative = (evalBesideEnvfs (on { })).config;
+  envfsLegacy = (evalBesideEnvfs (on { mode = "legacy"; })).config;
+  envfsDisabled = (evalBesideEnvfs { }).config;
+  besideNoDeadline = (evalBeside (on { activationTimeout = 0; })).config;
+  nixosWslSystemdWarning = "systemd is disabled in wsl.conf. This is strongly discouraged and WILL break things";
 
   settingsOf = config: builtins.fromJSON config.environment.etc."nixos-wsl-init.json".text;
 
@@ -701,9 +714,119 @@ in
       };
     };
 
+    # ---- beside NixOS-WSL: what its modules do, not just their options (issue 19) ----
+
+    # Its `users` snippet gives every user a wrapper, root too: in legacy mode root's wrapper names
+    # syschdemd by its `shell` link, which is how syschdemd knows it at run time (shim/legacy/enterShell.ts)
+    # and runs bash instead of the wrapper from inside; the clash is fixed there, not in this module.
+    testBesideUsersSnippetWrapsRoot = {
+      expr = map (config: {
+        rootsShell = config.system.build.nixosWslShellWrappers.root.shell;
+        passwdNamesTheWrapper = lib.hasInfix (builtins.unsafeDiscardStringContext "update-users-groups root shell=${config.system.build.nixosWslShellWrappers.root.wrapper}\n") (activation config "users");
+        rootsWrapperWaits = config.system.build.nixosWslShellWrappers.root.waitsForCurrentSystem;
+      }) [ besideLegacy envfsLegacy ];
+      expected = lib.replicate 2 {
+        rootsShell = "${package}/bin/syschdemd";
+        passwdNamesTheWrapper = true;
+        rootsWrapperWaits = false;
+      };
+    };
+
+    # Legacy mode turns [boot] systemd off by design: NixOS-WSL's warning about it is taken out, and
+    # only it; where the user turns it off without this module, NixOS-WSL still warns.
+    testBesideLegacyWithoutNixosWslSystemdWarning = {
+      expr = {
+        legacy = besideLegacy.warnings;
+        legacyEnvfs = envfsLegacy.warnings;
+        native = besideNative.warnings;
+        withoutThisModule = (eval [
+          ./nixos-wsl-stand-in.nix
+          {
+            wsl.enable = true;
+            wsl.wslConf.boot.systemd = lib.mkForce false;
+            warnings = [ "another module's warning" ];
+          }
+        ] { }).config.warnings;
+        othersKept = (eval [
+          ./nixos-wsl-stand-in.nix
+          {
+            wsl.enable = true;
+            warnings = [ "another module's warning" ];
+          }
+        ] (on { mode = "legacy"; })).config.warnings;
+      };
+      expected = {
+        legacy = [ ];
+        legacyEnvfs = [ ];
+        native = [ ];
+        withoutThisModule = [ "another module's warning" nixosWslSystemdWarning ];
+        othersKept = [ "another module's warning" ];
+      };
+    };
+
+    # Under envfs NixOS-WSL's /bin snippet is off and its entries go to envfs's fallback /bin: there
+    # too, every entry but its recovery copy; /bin/nixos-wsl-recovery has one writer, this module.
+    testBesideEnvfsRecoveryEntryIsOurs = {
+      expr = map (config: {
+        populateBin = config.system.activationScripts ? populateBin;
+        fallback = lib.splitString "\n" config.services.envfs.extraFallbackPathCommands;
+        writers = builtins.attrNames (
+          lib.filterAttrs (name: _: lib.hasInfix "/bin/nixos-wsl-recovery" (activation config name)) config.system.activationScripts
+        ) ++ lib.optional (lib.hasInfix "nixos-wsl-recovery" config.services.envfs.extraFallbackPathCommands) "envfs fallback";
+      }) [ envfsNative envfsLegacy envfsDisabled ];
+      expected =
+        let
+          entries = [
+            "ln -sf /init $out/wslpath"
+            "ln -sf /nix/store/1111111111111111111111111111111s-wrapped-sh/wrapper $out/sh"
+            "ln -sf /nix/store/1111111111111111111111111111111u-util-linux/bin/mount $out/mount"
+            "ln -sf /nix/store/1111111111111111111111111111111b-bash-interactive/bin/bash $out/bash"
+            "ln -sf /nix/store/1111111111111111111111111111111l-shadow/bin/login $out/login"
+          ];
+          ours = {
+            populateBin = false;
+            fallback = entries;
+            writers = [ "nixos-wsl-init-recovery" ];
+          };
+        in
+        [
+          ours
+          ours
+          {
+            populateBin = false;
+            fallback = [ "cp -f /nix/store/1111111111111111111111111111111r-nixos-wsl-recovery/bin/nixos-wsl-recovery $out/nixos-wsl-recovery" ] ++ entries;
+            writers = [ "envfs fallback" ];
+          }
+        ];
+    };
+
+    # NixOS-WSL's wrapper waits for /run/current-system without a limit when the shell lives there
+    # (the default user's does): the executable links it at the activation's deadline, so a deadline
+    # of 0 (none) beside NixOS-WSL is warned about; the default deadline is not.
+    testBesideWrapperWaitNeedsADeadline = {
+      expr = {
+        waits = lib.mapAttrs (_: wrapped: wrapped.waitsForCurrentSystem) (eval [
+          ./nixos-wsl-stand-in.nix
+          {
+            wsl.enable = true;
+            users.users.nixos.shell = pkgs.bashInteractive;
+          }
+        ] (on { })).config.system.build.nixosWslShellWrappers;
+        noDeadline = map (warning: builtins.head (lib.splitString "\n" warning)) besideNoDeadline.warnings;
+        deadline = besideNative.warnings;
+        alone = (evalAlone (on { activationTimeout = 0; })).config.warnings;
+      };
+      expected = {
+        waits.nixos = true;
+        noDeadline = [ "wsl.init.activationTimeout is 0 (no deadline) beside NixOS-WSL, whose shell-wrapper waits for" ];
+        deadline = [ ];
+        alone = [ ];
+      };
+    };
+
     testBesideConfigurationsPassTheirAssertions = {
-      expr = map failedAssertions [ besideNative besideLegacy ];
-      expected = [ [ ] [ ] ];
+      expr = map failedAssertions [ besideNative besideLegacy envfsNative envfsLegacy ];
+      expected = lib.replicate 4 [ ];
     };
 
     # ---- both settings ----

@@ -136,6 +136,17 @@ in
       default = { };
     };
 
+    # nixpkgs' envfs module (nixos/modules/tasks/filesystems/envfs.nix): its
+    # fallback /bin is a store directory built from these commands.
+    services.envfs.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    services.envfs.extraFallbackPathCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
+
     nix.package = mkOption {
       type = types.package;
       default = "/nix/store/0000000000000000000000000000000n-nix-2.30.0";

@@ -10,7 +10,20 @@
 #     /bin by `createSbin`, and /sbin/init linked by `shimSystemd` (wsl-distro.nix,
 #     systemd/native/default.nix); the recovery entry as a copied wsl.extraBin item
 #     (recovery.nix, unconditional); its own system.build.tarballBuilder
-#     (build-tarball.nix).
+#     (build-tarball.nix);
+#   - and what its modules do that this module must fit:
+#     * the `users` activation snippet re-rendered with every user's login
+#       shell, root's too, replaced by a copy of its shell-wrapper in a store
+#       directory whose `shell` link names the real shell
+#       (systemd/native/wrap-shell.nix, with nixpkgs' utils.toShellPath);
+#     * the warning on every rebuild when [boot] systemd is off (wsl-conf.nix);
+#     * under services.envfs.enable: populateBin off, and envfs's fallback /bin
+#       filled from the same wsl.extraBin, the recovery entry included
+#       (wsl-distro.nix);
+#     * the wrapper's wait: a shell under /run/current-system/sw/bin/ waits for
+#       /run/current-system with no time limit (utils/src/shell_wrapper.rs),
+#       exposed here as system.build.nixosWslShellWrappers.<user>.
+# The store paths and the snippet's wording are this stand-in's own.
 { config, lib, ... }:
 
 let
@@ -18,6 +31,29 @@ let
   cfg = config.wsl;
 
   store = name: "/nix/store/1111111111111111111111111111111${name}";
+
+  # nixpkgs' utils.toShellPath: a shell package runs from the system's sw/bin; a
+  # user without a shell gets users.users.<name>.shell's default, pkgs.shadow's nologin.
+  toShellPath =
+    shell:
+    if shell == null then "/run/current-system/sw/bin/nologin"
+    else if shell ? shellPath then "/run/current-system/sw${shell.shellPath}"
+    else toString shell;
+
+  # wrap-shell.nix's wrapShell: a directory with the wrapper and a `shell` link to the real shell.
+  wrapShell = shellPath: rec {
+    dir = store "x-wrapped-${lib.last (lib.splitString "/" shellPath)}";
+    wrapper = "${dir}/wrapper";
+    shell = shellPath;
+    # shell_wrapper.rs: it waits, unbounded, for /run/current-system when the shell lives in it.
+    waitsForCurrentSystem = lib.hasPrefix "/run/current-system/sw/bin/" shellPath;
+  };
+  wrappedShells = lib.mapAttrs (_: user: wrapShell (toShellPath user.shell)) config.users.users;
+
+  # wsl-distro.nix renders populateBin and envfs's fallback /bin alike from extraBin.
+  renderBin =
+    target: entry:
+    "${if entry.copy then "cp -f" else "ln -sf"} ${lib.escapeShellArg entry.src} ${target entry.name}";
   iniAtom = types.nullOr (
     types.oneOf [
       types.bool
@@ -201,12 +237,27 @@ in
         { src = "${store "l-shadow"}/bin/login"; }
       ];
 
+      warnings = lib.optional (!cfg.wslConf.boot.systemd) "systemd is disabled in wsl.conf. This is strongly discouraged and WILL break things";
+
+      # envfs serves /bin: NixOS-WSL's own snippet is off, and its entries go to envfs's fallback.
+      wsl.populateBin = mkIf config.services.envfs.enable false;
+      services.envfs.extraFallbackPathCommands = lib.concatStringsSep "\n" (
+        map (renderBin (name: "$out/${lib.escapeShellArg name}")) cfg.extraBin
+      );
+
+      system.build.nixosWslShellWrappers = wrappedShells;
+
       system.activationScripts = {
+        # NixOS's `users` snippet, with every login shell replaced by its wrapper.
+        users = {
+          deps = [ ];
+          text = lib.concatStrings (
+            lib.mapAttrsToList (name: user: "update-users-groups ${user.name} shell=${wrappedShells.${name}.wrapper}\n") config.users.users
+          );
+        };
         populateBin = mkIf cfg.populateBin {
           deps = [ ];
-          text = lib.concatMapStrings (
-            entry: "${if entry.copy then "cp -f" else "ln -sf"} ${entry.src} /bin/${entry.name}\n"
-          ) cfg.extraBin;
+          text = lib.concatMapStrings (entry: "${renderBin (name: lib.escapeShellArg "/bin/${name}") entry}\n") cfg.extraBin;
         };
         createSbin = {
           deps = lib.optional cfg.populateBin "populateBin";

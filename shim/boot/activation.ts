@@ -1,10 +1,11 @@
 // Shared by both boot paths (native and legacy): the NixOS activation script,
 // run with its output in the kernel log and a deadline after which it is
 // stopped so that the boot goes on.
+import { existsSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import type { ActivationResult } from "./activationResult.ts";
 import type { Generation } from "../../src/generations.ts";
 import { ACTIVATION_TAG, type Logger, openKernelLog } from "../../src/log.ts";
-import { ACTIVATE } from "../../src/paths.ts";
+import { ACTIVATE, CURRENT_SYSTEM } from "../../src/paths.ts";
 import { deepestProcess, descendantsOf } from "../../src/processTree.ts";
 import { ACTIVATION_PROGRESS_MS, activationEnv } from "./activationEnv.ts";
 
@@ -103,6 +104,9 @@ export async function runActivation(
   }
   output.close();
   const durationMs = performance.now() - started;
+  // An activation that ran to its end (exit 0) did what it meant to with the link.
+  const cutShort = outcome.code !== 0;
+  const currentSystemLinked = cutShort && !existsSync(CURRENT_SYSTEM) ? linkCurrentSystem(generation, log) : false;
 
   const activation: ActivationResult = {
     script,
@@ -112,10 +116,40 @@ export async function runActivation(
     durationMs,
     deadlineSeconds,
     stuckIn,
+    currentSystemLinked,
   };
   if (activation.exitCode === 0) log.info(`activation finished in ${durationMs.toFixed(0)} ms`);
   else if (stuckIn === null) log.error(`activation failed (${whyItFailed(activation)}); booting on with a partly activated system`);
   return activation;
+}
+
+/**
+ * The activation links /run/current-system as its last step (even when some of
+ * its snippets fail). When it did not get there (stopped at its deadline,
+ * killed, failed to start), every login-shell
+ * wrapper that waits for that link (NixOS-WSL's waits without a limit) would
+ * leave its user without a shell: link it to the generation being booted, as
+ * the activation would have, replaced atomically. Returns whether it did.
+ */
+function linkCurrentSystem(generation: Generation, log: Logger): boolean {
+  const temporary = `${CURRENT_SYSTEM}.nixos-wsl-init.tmp`;
+  try {
+    rmSync(temporary, { force: true });
+    symlinkSync(generation.storePath, temporary);
+    renameSync(temporary, CURRENT_SYSTEM);
+  } catch (error) {
+    log.error(
+      `${CURRENT_SYSTEM} is missing after the activation, and linking it to ${generation.storePath} failed (${(error as Error).message}): ` +
+        "login shells that wait for it (NixOS-WSL's shell-wrapper, nixos-wsl-shell) will wait. Run the activation again as root " +
+        `(${generation.storePath}/${ACTIVATE}), or link it by hand: ln -sfn ${generation.storePath} ${CURRENT_SYSTEM}`,
+    );
+    return false;
+  }
+  log.warn(
+    `${CURRENT_SYSTEM} was missing after the activation: linked it to the booted generation ${generation.storePath}, ` +
+      "so that login shells waiting for it start (on a partly activated system; 'nixos-wsl-init status' says so).",
+  );
+  return true;
 }
 
 /** In a few words, for the kernel log line. */

@@ -13,10 +13,22 @@ export interface ActivationResult {
   readonly deadlineSeconds: number;
   /** When it was stopped at the deadline: the command line it was stuck in. */
   readonly stuckIn: string | null;
+  /**
+   * true when /run/current-system was missing after the activation (stopped, or
+   * cut short before its last step) and the shim linked it to the booted
+   * generation, so that login-shell wrappers waiting for it start. Absent in
+   * records written before this existed.
+   */
+  readonly currentSystemLinked?: boolean;
 }
 
 /** The outcome as a person reads it, e.g. "succeeded in 0.02 s" or "FAILED with exit code 3 after 1.20 s". */
 export function describeActivation(activation: ActivationResult): string {
+  const outcome = describeOutcome(activation);
+  return activation.currentSystemLinked ? `${outcome}; /run/current-system linked to the booted generation by the shim` : outcome;
+}
+
+function describeOutcome(activation: ActivationResult): string {
   const took = `${(activation.durationMs / 1000).toFixed(2)} s`;
   if (activation.error) return `could not start: ${activation.error}`;
   if (activation.stuckIn) return `STOPPED at its deadline of ${activation.deadlineSeconds} s, stuck in: ${activation.stuckIn} (the boot went on)`;

@@ -10,17 +10,29 @@ import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
 import { inStep, StepError } from "../../src/stepError.ts";
 import { type PasswdEntry, readGroups, readPasswd } from "./passwd.ts";
-import { canEnter, INSIDE_MARKER, realShell, shellArgv, shellEnv, workingDirectory } from "./shellRules.ts";
+import { canEnter, INSIDE_MARKER, realShell, shellArgv, shellEnv, workingDirectory, wrappedShell } from "./shellRules.ts";
 import type { LegacyState } from "./state.ts";
 import { findTool } from "./tools.ts";
 import { LOGIN_SESSION_INNER } from "../../src/invocation.ts";
 import type { LoginSessionRequest } from "./loginSession.ts";
 
+/**
+ * Whether a passwd shell starts this program: the program itself, or a login-shell
+ * wrapper of NixOS-WSL's shape (its modules/systemd/native/wrap-shell.nix gives
+ * every user, root too, a copy of its shell-wrapper in a directory whose `shell`
+ * link names the real shell, and the wrapper execs that). Run from inside, such a
+ * wrapper would exec syschdemd, which would exec the wrapper again, for ever.
+ */
 function isThisProgram(path: string): boolean {
+  const self = resolved(process.execPath);
+  return self !== null && (resolved(path) === self || wrappedShell(path, resolved) === self);
+}
+
+function resolved(path: string): string | null {
   try {
-    return realpathSync(path) === realpathSync(process.execPath);
+    return realpathSync(path);
   } catch {
-    return false; // a shell that cannot be resolved is not this program
+    return null; // a shell that cannot be resolved is not this program
   }
 }
 

@@ -9,7 +9,7 @@ export const INSIDE_MARKER = "NIXOS_WSL_INIT_INSIDE";
 /** The variables that name the user: the shell gets the user's own, never the caller's. */
 const USERS_OWN = ["HOME", "LOGNAME", "SHELL", "USER"];
 
-/** Used when a user's passwd shell is this program itself (root in legacy mode). */
+/** Used when a user's passwd shell is this program itself, or a wrapper of it (root in legacy mode). */
 export const FALLBACK_SHELL = "/run/current-system/sw/bin/bash";
 
 export type LegacyArgs = { readonly command: string | null } | { readonly usageError: string } | { readonly help: true } | { readonly shutdown: true };
@@ -37,6 +37,18 @@ export function parseLegacyArgs(args: readonly string[]): LegacyArgs {
 /** The user's shell, unless it is this very program (which would start over). */
 export function realShell(user: PasswdEntry, isThisProgram: (shell: string) => boolean): string {
   return isThisProgram(user.shell) ? FALLBACK_SHELL : user.shell;
+}
+
+/**
+ * The real shell behind a login-shell wrapper of NixOS-WSL's shape, resolved:
+ * `DIR/shell` when it is a link beside the passwd shell `DIR/NAME` (NixOS-WSL
+ * names the copy `wrapper`; any name is taken, since only the link tells).
+ * null when there is no such link.
+ */
+export function wrappedShell(shell: string, resolve: (path: string) => string | null): string | null {
+  const slash = shell.lastIndexOf("/");
+  if (slash < 0 || shell.slice(slash + 1) === "shell") return null;
+  return resolve(`${shell.slice(0, slash)}/shell`);
 }
 
 /** A login shell when interactive, else `shell -c CMD`. */

@@ -45,6 +45,11 @@ describe("boot record", () => {
   it("says when the activation was stopped at its deadline, and what it was stuck in", () => {
     const stopped = { ...record, activation: { ...record.activation, exitCode: null, signal: "SIGTERM", stuckIn: "sleep 1000" } };
     expect(formatBootRecord(stopped, { record: { tries: 0, blessed: true }, attempts: 2, bootOnce: "/nix/var/nix/profiles/system-40-link" })).toContain("Activation:  STOPPED at its deadline of 120 s, stuck in: sleep 1000 (the boot went on)");
+    // It left no /run/current-system, and the shim linked it: said on the same line.
+    const linked = { ...stopped, activation: { ...stopped.activation, currentSystemLinked: true } };
+    expect(formatBootRecord(linked, { record: { tries: 0, blessed: true }, attempts: 2, bootOnce: null })).toContain(
+      "Activation:  STOPPED at its deadline of 120 s, stuck in: sleep 1000 (the boot went on); /run/current-system linked to the booted generation by the shim\n",
+    );
     expect(formatBootRecord(stopped, { record: { tries: 0, blessed: true }, attempts: 2, bootOnce: "/nix/var/nix/profiles/system-40-link" })).toContain(
       "Assessment:  good (blessed): it is never passed over\nNext start:  /nix/var/nix/profiles/system-40-link, once (--boot-once); then the default again",
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canEnter, FALLBACK_SHELL, INSIDE_MARKER, parseLegacyArgs, realShell, shellArgv, shellEnv, withSessionEnv, workingDirectory } from "../../shim/legacy/shellRules.ts";
+import { canEnter, FALLBACK_SHELL, INSIDE_MARKER, parseLegacyArgs, realShell, shellArgv, shellEnv, withSessionEnv, workingDirectory, wrappedShell } from "../../shim/legacy/shellRules.ts";
 import { ConfigError, DEFAULT_SETTINGS, MAX_TIMEOUT_SECONDS, parseSettings } from "../../src/config.ts";
 import { parseGroups, parsePasswd } from "../../shim/legacy/passwd.ts";
 import { cgroupBinds, cgroupTextIsUnder, chooseLegacyCgroup } from "../../shim/legacy/cgroup.ts";
@@ -34,6 +34,13 @@ describe("the user's shell", () => {
   it("is the passwd shell, unless that is this program", () => {
     expect(realShell(alice, () => false)).toBe(alice.shell);
     expect(realShell({ ...alice, shell: "/run/current-system/sw/bin/syschdemd" }, () => true)).toBe(FALLBACK_SHELL);
+    // NixOS-WSL's wrapper of a shell: DIR/wrapper beside a link DIR/shell to the real one.
+    const links: Record<string, string> = { "/nix/store/w-wrapped-syschdemd/shell": "/nix/store/i-nixos-wsl-init/bin/nixos-wsl-init" };
+    const resolve = (path: string) => links[path] ?? null;
+    expect(wrappedShell("/nix/store/w-wrapped-syschdemd/wrapper", resolve)).toBe("/nix/store/i-nixos-wsl-init/bin/nixos-wsl-init");
+    expect(wrappedShell("/run/current-system/sw/bin/zsh", resolve)).toBeNull();
+    expect(wrappedShell("/nix/store/w-wrapped-syschdemd/shell", resolve)).toBeNull(); // the link itself is no wrapper
+    expect(wrappedShell("zsh", resolve)).toBeNull();
     expect(shellArgv("/bin/zsh", null)).toEqual(["/bin/zsh", "-l"]);
     expect(shellArgv("/bin/zsh", "echo hi")).toEqual(["/bin/zsh", "-c", "echo hi"]);
   });
