@@ -3,6 +3,9 @@
 // (npm's bun's `npm run build`, and the build made with a bun processed as
 // nixpkgs processes it), and each boots as that kernel's PID 1 and writes its
 // lines to the kernel's own /dev/kmsg, read back with dmesg inside the VM.
+// Then legacy mode: WSL's init stays PID 1 and runs `syschdemd -c CMD`, which
+// starts Debian's real systemd (copied in with its libraries) in namespaces
+// of its own under that kernel's pure cgroup2 layout.
 // Skipped, saying why, only where qemu or the kernel is missing outside CI;
 // with CI set it fails instead.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -12,10 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { budgetAtStart } from "../../shim/wsl/budget.ts";
 import { DEFAULT_SETTINGS } from "../../src/config.ts";
 import { ACTIVATION_TAG, LOG_TAG } from "../../src/log.ts";
+import { SUBGROUP } from "../../shim/legacy/cgroup.ts";
 import type { CpioEntry } from "../harness/cpio.ts";
 import { compileProject, nixpkgsProcessedBun } from "../harness/nixpkgsBun.ts";
 import { requireBinary } from "../harness/paths.ts";
-import { type Boot, BUSYBOX, bootVm, fhsGlibc, findKernel, section, vmUnavailable, writeCpio } from "../harness/vm.ts";
+import { type Boot, BUSYBOX, bootVm, fhsGlibc, findKernel, hostPrograms, section, uniqueEntries, vmUnavailable, writeCpio } from "../harness/vm.ts";
 
 const unavailable = await vmUnavailable();
 const skip = unavailable !== null && !process.env.CI;
@@ -50,6 +54,24 @@ for executable in npm-built nix-built; do
   out=$(/opt/$executable --version 2>&1); echo "$executable exit=$? $out"
 done
 echo "==== versions end"
+if [ "\${nwi_mode:-native}" = legacy ]; then
+  # WSL without systemd: it stays PID 1 and starts root's login shell, syschdemd, with -c.
+  ln /opt/$nwi_init /sbin/nixos-wsl-init
+  ln -s nixos-wsl-init /sbin/syschdemd
+  ln -sfn /lib/systemd/systemd ${SYSTEMD}
+  echo "==== legacy begin"
+  cd /root
+  env -i HOME=/root USER=root LOGNAME=root SHELL=/sbin/syschdemd TERM=dumb PATH=/usr/local/bin:/usr/bin:/bin \
+    /sbin/syschdemd -c 'echo "pid1=$(cat /proc/1/comm) uid=$(id -u) state=$(systemctl is-system-running)"; exit 7'
+  echo "exit=$?"
+  echo "==== legacy end"
+  echo "==== legacy.json begin"; cat /run/nixos-wsl/legacy.json; echo; echo "==== legacy.json end"
+  systemd=$(sed -n 's/^ *"pid": *\\([0-9]*\\),*$/\\1/p' /run/nixos-wsl/legacy.json)
+  echo "==== systemd's cgroup begin"; cat /proc/$systemd/cgroup; echo "==== systemd's cgroup end"
+  echo "==== systemd.log begin"; cat /run/nixos-wsl/systemd.log; echo "==== systemd.log end"
+  echo "==== dmesg begin"; dmesg -r; echo "==== dmesg end"
+  poweroff -f
+fi
 ln /opt/$nwi_init /sbin/init
 [ "$nwi_init" = nix-built ] && rm -rf /lib /lib64
 echo "==== wsl-init: exec /sbin/init ($nwi_init)"
@@ -79,9 +101,12 @@ echo "==== dmesg begin"; dmesg -r; echo "==== dmesg end"
 poweroff -f
 `;
 
-function initramfsEntries(glibcLib: string, executables: Record<Executable, string>): CpioEntry[] {
+/** For legacy mode: Debian's systemd and the tools the shim enters its namespaces with. */
+const HOST_PROGRAMS = ["/lib/systemd/systemd", "/usr/bin/systemctl", "/usr/bin/nsenter", "/usr/bin/setpriv", "/usr/bin/unshare"];
+
+function initramfsEntries(glibcLib: string, executables: Record<Executable, string>, hostEntries: readonly CpioEntry[]): CpioEntry[] {
   const glibc = readdirSync(glibcLib);
-  return [
+  return uniqueEntries([
     { kind: "file", path: "/init", text: INIT, mode: 0o755 },
     { kind: "copy", path: "/bin/busybox", from: BUSYBOX, mode: 0o755 },
     { kind: "symlink", path: "/bin/sh", target: "busybox" },
@@ -94,7 +119,7 @@ function initramfsEntries(glibcLib: string, executables: Record<Executable, stri
     { kind: "copy", path: "/opt/nix-built", from: executables["nix-built"], mode: 0o755 },
     { kind: "file", path: "/etc/NIXOS", text: "" },
     { kind: "file", path: "/etc/os-release", text: 'NAME=NixOS\nID=nixos\nPRETTY_NAME="NixOS (fake, in a VM)"\n' },
-    { kind: "file", path: "/etc/passwd", text: "root:x:0:0:System administrator:/root:/bin/sh\n" },
+    { kind: "file", path: "/etc/passwd", text: "root:x:0:0:System administrator:/root:/sbin/syschdemd\n" },
     { kind: "file", path: "/etc/group", text: "root:x:0:\n" },
     { kind: "file", path: "/etc/machine-id", text: "0123456789abcdef0123456789abcdef\n" },
     { kind: "file", path: "/etc/wsl.conf", text: "[boot]\nsystemd=true\n" },
@@ -105,7 +130,12 @@ function initramfsEntries(glibcLib: string, executables: Record<Executable, stri
     { kind: "dir", path: `${STORE}/sw/bin` },
     { kind: "symlink", path: "/nix/var/nix/profiles/system-1-link", target: STORE },
     { kind: "symlink", path: "/nix/var/nix/profiles/system", target: "system-1-link" },
-  ];
+    // Legacy mode: root's login shell is syschdemd, which runs root's real shell (the system's bash, here busybox's sh) in systemd's namespaces.
+    { kind: "file", path: "/etc/nixos-wsl-init.json", text: JSON.stringify({ defaultUser: "root", loginSession: false, readinessTimeoutSeconds: 60 }) },
+    { kind: "file", path: `${STORE}/sw/bin/bash`, text: '#!/bin/sh\nexec /bin/sh "$@"\n', mode: 0o755 },
+    { kind: "file", path: "/etc/systemd/system/default.target", text: "[Unit]\nDescription=The VM test's whole system\n" },
+    ...hostEntries,
+  ]);
 }
 
 interface KernelRecord {
@@ -157,7 +187,7 @@ describe.skipIf(skip)("the VM tier: Debian's 6.1 kernel under qemu", () => {
     const nixBuilt = join(dir, "nix-built");
     compileProject(processed.bun, nixBuilt);
     initramfs = join(dir, "initramfs.cpio");
-    writeCpio(initramfs, initramfsEntries(processed.glibcLib, { "npm-built": requireBinary(), "nix-built": nixBuilt }));
+    writeCpio(initramfs, initramfsEntries(processed.glibcLib, { "npm-built": requireBinary(), "nix-built": nixBuilt }, await hostPrograms(HOST_PROGRAMS)));
   }, 180_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -175,6 +205,25 @@ describe.skipIf(skip)("the VM tier: Debian's 6.1 kernel under qemu", () => {
     }
     return run;
   }
+
+  it("legacy mode: syschdemd -c starts systemd in namespaces of its own under that kernel's cgroup2, and the command's exit code comes back", async () => {
+    const run = await bootVm(kernel, initramfs, "nwi_init=nix-built nwi_mode=legacy");
+    console.log(`VM boot in legacy mode: ${(run.ms / 1000).toFixed(1)} s`);
+    const output = run.console;
+    expect(run.timedOut, output).toBe(false);
+    const legacy = section(output, "legacy");
+    expect(legacy, output).not.toBeNull();
+    // The command ran inside, where systemd is PID 1 and running, and its exit code came back.
+    expect(legacy!.trim().split("\n").slice(-2), output).toEqual(["pid1=systemd uid=0 state=running", "exit=7"]);
+    const record = JSON.parse(section(output, "legacy.json") ?? "null");
+    expect(record, output).toMatchObject({ system: STORE, phase: "running", cgroupNamespace: true });
+    // Pure cgroup2 (no name=systemd, as modern WSL 2 has it): systemd's tree is rooted in legacy mode's
+    // sub-cgroup (its cgroup namespace), where it put itself in init.scope as on a machine of its own.
+    expect(section(output, "systemd's cgroup")?.trim(), output).toBe(`0::/${SUBGROUP}/init.scope`);
+    // The activation ran first and reached the kernel log.
+    const records = parseDmesg(section(output, "dmesg") ?? "").map((entry) => entry.text);
+    expect(records.filter((text) => text.startsWith(`${ACTIVATION_TAG}: `)).sort()).toEqual(expectedActivationLines().map((line) => line.replace("pid1=/sbin/init", "pid1=/bin/busybox")).sort());
+  }, 150_000);
 
   describe.each(Object.entries(EXECUTABLES) as Array<[Executable, string]>)("%s: the project compiled with %s", (executable) => {
     it("runs on that kernel (--version), as does the other build", async () => {

@@ -4,7 +4,7 @@
 // /sbin/init, the shim, as the kernel's PID 1; the generation's "systemd" is a
 // busybox script that prints what the test checks (dmesg among it) between
 // markers on the serial console and powers the machine off.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
@@ -80,6 +80,37 @@ export function fhsGlibc(glibcLib: string, names: readonly string[]): CpioEntry[
       ? { kind: "copy" as const, path: `/lib64/${name}`, from: join(glibcLib, name), mode: 0o755 }
       : { kind: "copy" as const, path: `/lib/x86_64-linux-gnu/${name}`, from: join(glibcLib, name) },
   );
+}
+
+/**
+ * Host programs (real systemd, util-linux tools) for the VM's root: each at
+ * its own path, with every library `ldd` lists for it at the path ldd names
+ * (the contents of the real file behind a link).
+ */
+export async function hostPrograms(programs: readonly string[]): Promise<CpioEntry[]> {
+  const entries = new Map<string, CpioEntry>();
+  for (const program of programs) {
+    if (!existsSync(program)) throw new Error(`the VM's root: ${program} is missing on this machine: run 'bash .ci/setup' as root`);
+    entries.set(program, { kind: "copy", path: program, from: realpathSync(program), mode: 0o755 });
+    const ldd = await execa("ldd", [program], { reject: false });
+    if (ldd.exitCode !== 0) throw new Error(`the VM's root: ldd ${program} failed: ${ldd.stderr}`);
+    for (const line of ldd.stdout.split("\n")) {
+      const library = /=> (\/\S+) \(/.exec(line)?.[1] ?? /^\s*(\/\S+) \(/.exec(line)?.[1];
+      if (library) entries.set(library, { kind: "copy", path: library, from: realpathSync(library) });
+    }
+  }
+  return [...entries.values()];
+}
+
+/** The entries with each path once: the first wins. */
+export function uniqueEntries(entries: readonly CpioEntry[]): CpioEntry[] {
+  const seen = new Set<string>();
+  return entries.filter((entry) => {
+    const path = entry.path.replace(/^\/+/, "");
+    if (seen.has(path)) return false;
+    seen.add(path);
+    return true;
+  });
 }
 
 export { writeCpio };
