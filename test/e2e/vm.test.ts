@@ -19,7 +19,7 @@ import { SUBGROUP } from "../../shim/legacy/cgroup.ts";
 import type { CpioEntry } from "../harness/cpio.ts";
 import { compileProject, nixpkgsProcessedBun } from "../harness/nixpkgsBun.ts";
 import { requireBinary } from "../harness/paths.ts";
-import { type Boot, BUSYBOX, bootVm, fhsGlibc, findKernel, hostPrograms, section, uniqueEntries, vmUnavailable, writeCpio } from "../harness/vm.ts";
+import { assertBooted, type Boot, BUSYBOX, bootVm, fhsGlibc, findKernel, hostPrograms, section, uniqueEntries, vmUnavailable, writeCpio } from "../harness/vm.ts";
 
 const unavailable = await vmUnavailable();
 const skip = unavailable !== null && !process.env.CI;
@@ -210,7 +210,7 @@ describe.skipIf(skip)("the VM tier: Debian's 6.1 kernel under qemu", () => {
     const run = await bootVm(kernel, initramfs, "nwi_init=nix-built nwi_mode=legacy");
     console.log(`VM boot in legacy mode: ${(run.ms / 1000).toFixed(1)} s`);
     const output = run.console;
-    expect(run.timedOut, output).toBe(false);
+    assertBooted(run, "booting the VM in legacy mode (nwi_mode=legacy)");
     const legacy = section(output, "legacy");
     expect(legacy, output).not.toBeNull();
     // The command ran inside, where systemd is PID 1 and running, and its exit code came back.
@@ -227,15 +227,18 @@ describe.skipIf(skip)("the VM tier: Debian's 6.1 kernel under qemu", () => {
 
   describe.each(Object.entries(EXECUTABLES) as Array<[Executable, string]>)("%s: the project compiled with %s", (executable) => {
     it("runs on that kernel (--version), as does the other build", async () => {
-      const { console: output, timedOut } = await boot(executable);
-      expect(timedOut, output).toBe(false);
+      const run = await boot(executable);
+      assertBooted(run, `booting the VM with the ${executable} shim as /sbin/init`);
+      const output = run.console;
       const versions = section(output, "versions");
       expect(versions, output).not.toBeNull();
       expect(versions!.trim().split("\n")).toEqual(["npm-built exit=0 nixos-wsl-init 0.1.0", "nix-built exit=0 nixos-wsl-init 0.1.0"]);
     }, 150_000);
 
     it("boots as PID 1, and every line it wrote is in the kernel's own log", async () => {
-      const { console: output } = await boot(executable);
+      const run = await boot(executable);
+      assertBooted(run, `booting the VM with the ${executable} shim as /sbin/init`);
+      const output = run.console;
       // The shim became the generation's systemd: the same PID 1, WSL's environment kept, systemd's arguments.
       const systemd = section(output, "systemd");
       expect(systemd, output).not.toBeNull();

@@ -53,7 +53,25 @@ export interface Boot {
   readonly console: string;
   readonly exitCode: number | undefined;
   readonly timedOut: boolean;
+  /** Why qemu could not be started at all, or null. */
+  readonly startError: string | null;
+  readonly timeoutMs: number;
   readonly ms: number;
+}
+
+/**
+ * Throw, saying the step, the cause and what to do, unless the VM booted and
+ * powered itself off (what the generation's "systemd", or legacy mode's /init,
+ * does once it has printed everything). The console goes with the error.
+ */
+export function assertBooted(boot: Boot, what: string): void {
+  let problem: string | null = null;
+  const panic = /Kernel panic - not syncing: (.*)/.exec(boot.console);
+  if (boot.startError !== null) problem = `${QEMU} could not start (${boot.startError}): install Debian package qemu-system-x86 ('bash .ci/setup' does)`;
+  else if (boot.timedOut) problem = `the VM did not power off within ${boot.timeoutMs / 1000} s and was killed: the console below shows where it stopped`;
+  else if (panic) problem = `the kernel panicked (${panic[1]}), so PID 1 died or could not start: the console below shows its last words`;
+  else if (!boot.console.includes("reboot: Power down")) problem = `qemu ended (exit ${boot.exitCode}) without the VM powering off: the console below says why`;
+  if (problem !== null) throw new Error(`${what}: ${problem}\n--- console ---\n${boot.console}`);
 }
 
 /**
@@ -70,7 +88,8 @@ export async function bootVm(kernel: string, initramfs: string, extra: string, t
     ...["-append", `console=ttyS0 panic=-1 quiet ${extra}`.trim()],
   ];
   const run = await execa(QEMU, args, { reject: false, timeout: timeoutMs, stdin: "ignore", all: true, killSignal: "SIGKILL" });
-  return { console: (run.all ?? "").replace(/\r\n?/g, "\n"), exitCode: run.exitCode, timedOut: run.timedOut, ms: performance.now() - started };
+  const startError = run.exitCode === undefined && !run.timedOut ? (run.cause instanceof Error ? run.cause.message : (run.shortMessage ?? "no reason given")) : null;
+  return { console: (run.all ?? "").replace(/\r\n?/g, "\n"), exitCode: run.exitCode, timedOut: run.timedOut, startError, timeoutMs, ms: performance.now() - started };
 }
 
 /** The libraries every glibc program here needs (the same files bun's ldd lists), at the FHS paths. */
