@@ -15,7 +15,7 @@
 // when its maker is gone. Executables compiled with it name glibcLib as their
 // loader: whoever runs them elsewhere (a VM's root) puts the copy at that path.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { type ElfLayout, PF_X, PT_LOAD, readInterpreter } from "../../recovery/elf.ts";
@@ -153,11 +153,6 @@ export function nixpkgsProcessedBun(): Promise<NixpkgsBun> {
   })();
   cached.catch(() => (cached = undefined));
   return cached;
-}
-
-/** The files of the private glibc copy (for putting it into another root at the same path). */
-export function glibcFiles(glibcLib: string): string[] {
-  return readdirSync(glibcLib).map((name) => join(glibcLib, name));
 }
 
 /**
