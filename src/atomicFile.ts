@@ -1,6 +1,8 @@
 // Replacing a file so that a reader, or a process killed half-way, sees the
 // old one or the new one, never a half: the new one is made beside it, under a
-// temporary name, and renamed over it.
+// temporary name, and renamed over it. The temporaries' names and the tidying
+// of those a killed writer left are this module's alone: replaceAtomically and
+// the image builder's partial file (nix/image/output.ts) both use them.
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
@@ -10,11 +12,18 @@ export interface ReplaceOptions {
 }
 
 /** Make `path` anew: `make` creates the temporary (a file, a link …), which is then renamed over `path`. */
+/** Hidden, beside `path`, and one per process, so that two writers never share one: `.NAME.new-PID`. */
+export function temporaryFor(path: string, pid = process.pid): string {
+  return join(dirname(path), `${temporaryPrefix(path)}${pid}`);
+}
+
+function temporaryPrefix(path: string): string {
+  return `.${basename(path)}.new-`;
+}
+
 export function replaceAtomically(path: string, make: (temporary: string) => void, options: ReplaceOptions = {}): void {
-  // Hidden, and one per process, so that two writers never share one.
-  const prefix = `.${basename(path)}.new-`;
-  const temporary = join(dirname(path), `${prefix}${process.pid}`);
-  removeLeftovers(dirname(path), prefix);
+  const temporary = temporaryFor(path);
+  removeLeftovers(path);
   try {
     rmSync(temporary, { force: true });
     make(temporary);
@@ -37,8 +46,14 @@ export function replaceAtomically(path: string, make: (temporary: string) => voi
 /** A writer of another PID namespace (a shell, recovery) may hold a temporary whose PID means nothing here: only old ones go. */
 const LEFTOVER_AGE_MS = 60_000;
 
-/** The temporaries of writers killed half-way (their process is gone for a minute), so that none pile up. */
-function removeLeftovers(directory: string, prefix: string): void {
+/**
+ * Remove the temporaries for `path` of writers killed half-way (their process
+ * is gone and the file unchanged for a minute), so that none pile up. Never
+ * throws: it is only tidying.
+ */
+export function removeLeftovers(path: string): void {
+  const directory = dirname(path);
+  const prefix = temporaryPrefix(path);
   let names: string[];
   try {
     names = readdirSync(directory);
