@@ -265,6 +265,13 @@ export function shapedSecret(line: string): string | null {
   return null;
 }
 
+/** A WireGuard key file (`wg genkey > /etc/wireguard/private`, a NixOS privateKeyFile): one base64 line of 32 bytes, under a wireguard directory, not named as a public key. */
+export function isWireguardKeyFile(path: string, text: string): boolean {
+  const parts = path.split("/");
+  if (!parts.slice(0, -1).includes("wireguard") || /pub/i.test(parts.at(-1)!)) return false;
+  return /^[A-Za-z0-9+/]{43}=\n?$/.test(text);
+}
+
 /** Whether a nix.conf line sets access-tokens to anything (host=token pairs). */
 export function holdsNixAccessTokens(line: string): boolean {
   const match = NIX_ACCESS_TOKENS.exec(line);
@@ -341,7 +348,9 @@ export function findProblems(view: ImageView, options: CheckOptions): Finding[] 
     const credentials = credentialFile(entry.path);
     const shadow = SHADOW_FILES.get(entry.path);
     const inFile: Finding[] = [];
-    const lines = data.toString("utf8").split("\n");
+    const text = data.toString("utf8");
+    if (isWireguardKeyFile(entry.path, text)) inFile.push({ path, line: 1, what: "a WireGuard private key", via, fromExtra });
+    const lines = text.split("\n");
     for (let index = 0; index < lines.length; index++) {
       const line = lines[index]!;
       const at = (what: string): void => {

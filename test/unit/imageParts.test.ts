@@ -15,6 +15,7 @@ import {
   isEnvironmentFile,
   isHistoryFile,
   isNixConf,
+  isWireguardKeyFile,
   secretAssignment,
   secretStore,
   shadowHashUser,
@@ -284,6 +285,16 @@ describe("the privacy check's rules", () => {
     for (const line of [`cache.example.test-1:${pub}`, `PublicKey = ${pub}`, "PrivateKey =", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "# AGE-SECRET-KEY-1..."]) {
       expect(shapedSecret(line), line).toBeNull();
     }
+  });
+
+  it("knows a WireGuard key file by where it is and what it holds, not a public key's", () => {
+    const key = `${Buffer.alloc(32, 9).toString("base64")}\n`;
+    expect(isWireguardKeyFile("etc/wireguard/private", key)).toBe(true);
+    expect(isWireguardKeyFile("root/wireguard/wg0.key", key)).toBe(true);
+    expect(isWireguardKeyFile("etc/wireguard/public", key)).toBe(false);
+    expect(isWireguardKeyFile("etc/wireguard/wg0.pub", key)).toBe(false);
+    expect(isWireguardKeyFile("etc/notes/private", key)).toBe(false);
+    expect(isWireguardKeyFile("etc/wireguard/private", "")).toBe(false);
   });
 
   it("knows Nix's access-tokens and the secret stores known by name", () => {
