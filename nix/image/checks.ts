@@ -44,7 +44,9 @@ const PRIVATE_KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|PuTTY
 /** age's identities (sops, agenix, rage): Bech32, upper case. */
 const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}/;
 /** A Nix signing key as `nix-store --generate-binary-cache-key` writes it: name:base64 of 64 bytes (a public key has 32). */
-const NIX_SECRET_KEY = /^\s*[A-Za-z0-9][A-Za-z0-9._+-]*:([A-Za-z0-9+/]{86}==)\s*$/;
+const NIX_SECRET_KEY = /^\s*([A-Za-z0-9][A-Za-z0-9._+-]*):([A-Za-z0-9+/]{86}==)\s*$/;
+/** Names before a colon that make a 64-byte base64 value a hash (sha512:…), not a key. */
+const HASH_NAME = /^(?:sha\d*|sha3-\d+|blake\d*[a-z]*|md5)$/i;
 /** WireGuard's keys in wg-quick and systemd-networkd files: base64 of 32 bytes. */
 const WIREGUARD_KEY = /^\s*(PrivateKey|PresharedKey)\s*=\s*([A-Za-z0-9+/]{43}=)\s*$/;
 /** Nix's `access-tokens = host=token …` (in nix.conf, or given as extra-). */
@@ -259,7 +261,7 @@ export function isNixConf(path: string): boolean {
 export function shapedSecret(line: string): string | null {
   if (AGE_SECRET_KEY.test(line)) return "an age secret key (AGE-SECRET-KEY-1…)";
   const nix = NIX_SECRET_KEY.exec(line);
-  if (nix && Buffer.from(nix[1]!, "base64").length === 64) return "a Nix signing secret key (name:base64 of 64 bytes)";
+  if (nix && !HASH_NAME.test(nix[1]!) && Buffer.from(nix[2]!, "base64").length === 64) return "a Nix signing secret key (name:base64 of 64 bytes)";
   const wireguard = WIREGUARD_KEY.exec(line);
   if (wireguard) return `a WireGuard key (${wireguard[1]})`;
   return null;

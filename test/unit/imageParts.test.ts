@@ -282,7 +282,7 @@ describe("the privacy check's rules", () => {
     expect(shapedSecret(`cache.example.test-1:${secret}`)).toBe("a Nix signing secret key (name:base64 of 64 bytes)");
     expect(shapedSecret(`PrivateKey = ${pub}`)).toBe("a WireGuard key (PrivateKey)");
     expect(shapedSecret(`PresharedKey=${pub}`)).toBe("a WireGuard key (PresharedKey)");
-    for (const line of [`cache.example.test-1:${pub}`, `PublicKey = ${pub}`, "PrivateKey =", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "# AGE-SECRET-KEY-1..."]) {
+    for (const line of [`cache.example.test-1:${pub}`, `sha512:${secret}`, `PublicKey = ${pub}`, "PrivateKey =", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "# AGE-SECRET-KEY-1..."]) {
       expect(shapedSecret(line), line).toBeNull();
     }
   });
