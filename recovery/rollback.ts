@@ -1,8 +1,13 @@
 // --rollback: make another generation the default for the next start by
-// repointing the system profile, atomically (a new link renamed over the old
-// one, as nix-env does). No generation is ever deleted, and nothing but a
-// symlink is ever replaced.
-import { lstatSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+// repointing the system profile with the project's one atomic, durable
+// replacement (src/atomicFile.ts: a new link renamed over the old one, synced
+// to disk). The new link is made in /nix/var/nix, not in the profiles
+// directory, where Nix would take a link left by a killed run for a GC root;
+// such a leftover is removed by the next run once it is a minute old. No
+// generation is ever deleted, and nothing but a symlink is ever replaced.
+import { lstatSync, readlinkSync, symlinkSync } from "node:fs";
+import { dirname } from "node:path";
+import { replaceAtomically } from "../src/atomicFile.ts";
 import { bootProblem, describeFileType, type Generation, isMisspelledGenerationName } from "../src/generations.ts";
 import { PROFILES_DIR, SYSTEM_PROFILE } from "../src/paths.ts";
 import { errnoCode, errnoText, hostPath, resolveInRoot } from "../src/rootPath.ts";
@@ -56,17 +61,9 @@ export function rollback(root: string, generation: Generation): RollbackResult {
   const previousTarget = currentTarget(profile, generation.number);
   if (previousTarget === newTarget) return { previousTarget, newTarget, changed: false };
 
-  const temporary = `${profiles}/.system-rollback-${process.pid}`;
   try {
-    rmSync(temporary, { force: true }); // a leftover of an interrupted run with the same PID
-    symlinkSync(newTarget, temporary);
-    renameSync(temporary, profile);
+    replaceAtomically(profile, (temporary) => symlinkSync(newTarget, temporary), { durable: true, temporaryDirectory: dirname(profiles) });
   } catch (error) {
-    try {
-      rmSync(temporary, { force: true });
-    } catch {
-      // Reported below: the same cause keeps the link from being made.
-    }
     const hint = errnoCode(error) === "EROFS" ? " (the distro is mounted read-only)" : "";
     throw new SelectionError(`could not point ${SYSTEM_PROFILE} at ${newTarget} in ${profiles}: ${errnoText(error)}${hint}. ${UNCHANGED}`);
   }

@@ -1,24 +1,42 @@
 // Replacing a file so that a reader, or a process killed half-way, sees the
 // old one or the new one, never a half: the new one is made beside it, under a
-// temporary name, and renamed over it.
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+// temporary name, and renamed over it. The temporaries' names and the tidying
+// of those a killed writer left are this module's alone: replaceAtomically and
+// the image builder's partial file (nix/image/output.ts) both use them.
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface ReplaceOptions {
   /** Also survive a power cut: the new file and the rename are synced to disk before this returns. */
   readonly durable?: boolean;
+  /**
+   * Where the temporary is made, when not beside `path`: a directory of the
+   * same file system where a leftover does no harm (a link left in
+   * /nix/var/nix/profiles would be a GC root). Used only when it is on the
+   * same file system as `path`'s directory; otherwise the temporary goes beside `path`.
+   */
+  readonly temporaryDirectory?: string;
 }
 
 /** Make `path` anew: `make` creates the temporary (a file, a link …), which is then renamed over `path`. */
+/** Hidden, beside `path` (or in `directory`), and one per process, so that two writers never share one: `.NAME.new-PID`. */
+export function temporaryFor(path: string, pid = process.pid, directory = dirname(path)): string {
+  return join(directory, `${temporaryPrefix(path)}${pid}`);
+}
+
+function temporaryPrefix(path: string): string {
+  return `.${basename(path)}.new-`;
+}
+
 export function replaceAtomically(path: string, make: (temporary: string) => void, options: ReplaceOptions = {}): void {
-  // Hidden, and one per process, so that two writers never share one.
-  const prefix = `.${basename(path)}.new-`;
-  const temporary = join(dirname(path), `${prefix}${process.pid}`);
-  removeLeftovers(dirname(path), prefix);
+  const directory = temporaryDirectoryFor(path, options.temporaryDirectory);
+  const temporary = temporaryFor(path, process.pid, directory);
+  removeLeftovers(path, directory);
   try {
     rmSync(temporary, { force: true });
     make(temporary);
-    if (options.durable) syncPath(temporary, fdatasyncSync);
+    // A symlink is not opened (that would follow it): its directory's sync below carries it.
+    if (options.durable && !lstatSync(temporary).isSymbolicLink()) syncPath(temporary, fdatasyncSync);
     renameSync(temporary, path);
   } catch (error) {
     rmSync(temporary, { force: true });
@@ -34,11 +52,28 @@ export function replaceAtomically(path: string, make: (temporary: string) => voi
   }
 }
 
+/** `wanted` when it is a directory on the file system of `path`'s directory (rename cannot cross file systems), else `path`'s directory. */
+function temporaryDirectoryFor(path: string, wanted: string | undefined): string {
+  const beside = dirname(path);
+  if (wanted === undefined) return beside;
+  try {
+    const there = statSync(wanted);
+    return there.isDirectory() && there.dev === statSync(beside).dev ? wanted : beside;
+  } catch {
+    return beside;
+  }
+}
+
 /** A writer of another PID namespace (a shell, recovery) may hold a temporary whose PID means nothing here: only old ones go. */
 const LEFTOVER_AGE_MS = 60_000;
 
-/** The temporaries of writers killed half-way (their process is gone for a minute), so that none pile up. */
-function removeLeftovers(directory: string, prefix: string): void {
+/**
+ * Remove the temporaries for `path` of writers killed half-way (their process
+ * is gone and the file unchanged for a minute), so that none pile up. Never
+ * throws: it is only tidying.
+ */
+export function removeLeftovers(path: string, directory = dirname(path)): void {
+  const prefix = temporaryPrefix(path);
   let names: string[];
   try {
     names = readdirSync(directory);

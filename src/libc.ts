@@ -10,6 +10,7 @@ const { symbols: c } = dlopen("libc.so.6", {
   chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
   fchdir: { args: [FFIType.i32], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  getdents64: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
 });
@@ -109,6 +110,32 @@ export function tryLockExclusive(fd: number, path: string): boolean {
   const errno = lastErrno();
   if (errno === EWOULDBLOCK) return false;
   throw new SyscallError(`flock(${path})`, errno);
+}
+
+/**
+ * The names in the directory open as `fd` (without "." and ".."), as the raw
+ * bytes the file system holds. Read with getdents64(2) on the caller's own
+ * descriptor, so that its open flags count: a directory opened with O_NOATIME
+ * is listed without its access time changing, which readdir(3) on a path
+ * (Node's readdirSync) cannot do.
+ */
+export function directoryNames(fd: number, path: string): Buffer[] {
+  const buffer = Buffer.alloc(64 * 1024);
+  const names: Buffer[] = [];
+  for (;;) {
+    const length = Number(c.getdents64(fd, buffer, buffer.length));
+    if (length === -1) throw new SyscallError(`getdents64(${path})`, lastErrno());
+    if (length === 0) return names;
+    // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[].
+    for (let offset = 0; offset < length; ) {
+      const recordLength = buffer.readUInt16LE(offset + 16);
+      const start = offset + 19;
+      const end = buffer.indexOf(0, start);
+      const name = Buffer.from(buffer.subarray(start, end < 0 || end > offset + recordLength ? offset + recordLength : end));
+      if (!(name.length === 1 && name[0] === 0x2e) && !(name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) names.push(name);
+      offset += recordLength;
+    }
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 // is not a NixOS root or has nowhere to go, read both trees, set --chown
 // owners, add /etc/wsl-distribution.conf, run the privacy check, then write
 // the stream to a temporary file that becomes OUT.wsl only when complete.
-import { lstatSync, realpathSync, statSync, writeSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync, statSync, writeSync } from "node:fs";
 import { dirname, resolve, sep } from "node:path";
 import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_USAGE } from "../../src/exitCodes.ts";
 import { exitCodeFor } from "../../src/exitStatus.ts";
@@ -19,6 +19,7 @@ import { PartialOutput } from "./output.ts";
 import { applyChown } from "./owners.ts";
 import { packImage, planPack } from "./pack.ts";
 import { Progress, size } from "./progress.ts";
+import { listWithoutAtime } from "./listDirectory.ts";
 import { ImageView, walkImage } from "./tree.ts";
 
 const say = sayAs("nixos-wsl-init tarball");
@@ -47,18 +48,43 @@ export async function runTarball(args: readonly string[]): Promise<number> {
   }
 }
 
-/** Why `root` is not a NixOS root, or null. */
-function notNixos(root: string): string | null {
+/** What a symlinked ROOT leads to, for a message: "a symlink to X". */
+function linkNote(root: string): string {
   try {
-    if (!lstatSync(root).isDirectory()) return "it is not a directory";
+    return `a symlink to ${readlinkSync(root)}`;
+  } catch {
+    return "a symlink";
+  }
+}
+
+/** ROOT with every symlink on its path followed (a ROOT given through a link is packed as the directory it leads to), or why it is not a NixOS root. */
+function nixosRoot(root: string): { path: string } | { refusal: string } {
+  let link: string | null = null;
+  try {
+    if (lstatSync(root).isSymbolicLink()) link = linkNote(root);
   } catch (error) {
-    return errorCode(error) === "ENOENT" ? "it does not exist" : `it cannot be read (${errorCode(error) ?? String(error)})`;
+    if (errorCode(error) === "ENOENT") return { refusal: "it does not exist" };
+    return { refusal: `it cannot be read (${errorCode(error) ?? String(error)})` };
+  }
+  let real: string;
+  try {
+    real = realpathSync(root);
+    const stats = statSync(real);
+    if (!stats.isDirectory()) {
+      const what = stats.isFile() ? "a regular file" : "a special file (a device, socket or pipe)";
+      return { refusal: link === null ? `it is ${what}, not a directory` : `it is ${link}, which is ${what} (${real}), not a directory` };
+    }
+  } catch (error) {
+    const code = errorCode(error);
+    if (link !== null && code === "ENOENT") return { refusal: `it is ${link}, which leads nowhere: nothing exists there` };
+    if (link !== null && code === "ELOOP") return { refusal: `it is ${link}, and its links go round in a loop (ELOOP)` };
+    return { refusal: code === "ENOENT" ? "a directory on its path does not exist" : `it cannot be read (${code ?? String(error)})` };
   }
   try {
-    lstatSync(`${root}/${NIXOS_MARKER}`);
-    return null;
+    lstatSync(`${real}/${NIXOS_MARKER}`);
+    return { path: real };
   } catch {
-    return `it has no ${NIXOS_MARKER}`;
+    return { refusal: link === null ? `it has no ${NIXOS_MARKER}` : `it is ${link}, and ${real} has no ${NIXOS_MARKER}` };
   }
 }
 
@@ -109,18 +135,19 @@ function findingLines(findings: readonly Finding[]): string {
 }
 
 async function pack(request: Extract<TarballRequest, { action: "pack" }>): Promise<number> {
-  const root = resolve(request.root);
+  const given = resolve(request.root);
   const out = resolve(request.out);
-  const refusal = notNixos(root);
-  if (refusal !== null) {
-    say(`${root} is not a NixOS root: ${refusal}. Give the directory 'nixos-install --root' installed into.`);
+  const found = nixosRoot(given);
+  if ("refusal" in found) {
+    say(`${given} is not a NixOS root: ${found.refusal}. Give the directory 'nixos-install --root' installed into.`);
     return EXIT_NOT_NIXOS;
   }
+  const root = found.path;
   const extra = request.extraFiles === null ? null : resolve(request.extraFiles);
   if (extra !== null) checkExtraFiles(extra);
   checkOutput(out, extra === null ? [root] : [root, extra]);
 
-  const walk = walkImage(root, extra);
+  const walk = walkImage(root, extra, listWithoutAtime);
   if (walk.skipped.length > 0) say(`note: left out what a tar cannot hold (sockets): ${walk.skipped.join(", ")}`);
   for (const path of walk.replaced) say(`note: --extra-files replaces ROOT's ${path} with an entry of another kind`);
   const view = new ImageView(walk.entries);

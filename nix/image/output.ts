@@ -2,11 +2,13 @@
 // renamed into place only when it is complete and on disk: OUT.wsl is either
 // the whole image or untouched, whatever happens (a full disk, a signal).
 import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { removeLeftovers, temporaryFor } from "../../src/atomicFile.ts";
 import { errorCode, StepError } from "../../src/stepError.ts";
 
+/** The hidden partial file beside OUT, named as every temporary of the project (src/atomicFile.ts): `.OUT.new-PID`. */
 export function partialName(out: string, pid = process.pid): string {
-  return join(dirname(out), `.${basename(out)}.partial-${pid}`);
+  return temporaryFor(out, pid);
 }
 
 function advice(error: unknown, out: string): string | null {
@@ -36,6 +38,8 @@ export class PartialOutput {
   }
 
   static create(out: string): PartialOutput {
+    // What a pack killed with SIGKILL (or a power cut) left: gone after a minute, as every writer's leftovers.
+    removeLeftovers(out);
     const temporary = partialName(out);
     try {
       return new PartialOutput(out, temporary, openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644));

@@ -2,11 +2,11 @@
 // data read straight into the compressor's chunks. A file with several links
 // is stored once; its other paths become hardlinks to the first path in the
 // order, when they would get the same owner and mode (else a copy each).
-import { closeSync, constants, openSync, readSync } from "node:fs";
+import { closeSync, constants, readSync } from "node:fs";
 import { errorCode, StepError } from "../../src/stepError.ts";
 import type { GzipStream } from "./gzipStream.ts";
 import { END_OF_ARCHIVE, paddingFor, type TarEntry, tarHeader } from "./tarHeader.ts";
-import type { ImageEntry } from "./tree.ts";
+import { type ImageEntry, openWithoutAtime } from "./tree.ts";
 
 export interface PackPlan {
   readonly entries: readonly ImageEntry[];
@@ -58,14 +58,8 @@ function headerOf(entry: ImageEntry, mtime: number, hardlinkTo: string | undefin
 }
 
 function openForReading(path: string): number {
-  const flags = constants.O_RDONLY | constants.O_NOFOLLOW;
-  try {
-    // Reading as root with O_NOATIME leaves even the access times in ROOT as they were.
-    return openSync(path, flags | constants.O_NOATIME);
-  } catch (error) {
-    if (errorCode(error) === "EPERM") return openSync(path, flags);
-    throw error;
-  }
+  // Reading as root with O_NOATIME leaves even the access times in ROOT as they were.
+  return openWithoutAtime(path, constants.O_RDONLY | constants.O_NOFOLLOW);
 }
 
 /** Read the file's data straight into the compressor's chunks. */

@@ -1,9 +1,11 @@
 // The image as a list of entries: ROOT's tree with the --extra-files tree laid
 // over it, walked depth-first with each directory's entries sorted by the
 // bytes of their names (as `tar --sort=name`). Nothing is read but names and
-// metadata; nothing in either tree is changed. Symlinks inside the image are
-// resolved against the image, never against the host.
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+// metadata; nothing in either tree is changed, not even an access time:
+// files are opened with O_NOATIME, and the executable lists directories
+// through a descriptor opened with O_NOATIME too (see listWithoutAtime).
+// Symlinks inside the image are resolved against the image, never against the host.
+import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { errorCode, StepError } from "../../src/stepError.ts";
 
@@ -73,20 +75,41 @@ function readFailure(hostPath: string, error: unknown): StepError {
   return new StepError(`reading ${hostPath}`, error, advice);
 }
 
-function names(hostDir: string): string[] {
-  let list: string[];
+/** The raw names in a directory (no "." or ".."). */
+export type DirectoryLister = (hostDir: string) => Buffer[];
+
+/** Node's readdir: what vitest on Node has. It opens the directory without O_NOATIME, so a listing sets its access time. */
+export const listWithReaddir: DirectoryLister = (hostDir) => readdirSync(hostDir, { encoding: "buffer" });
+
+/**
+ * Open with O_NOATIME (it leaves the access time as it was, on files and
+ * directories alike), falling back to a plain open where the kernel refuses
+ * it (EPERM: neither root nor the owner).
+ */
+export function openWithoutAtime(path: string, flags: number): number {
   try {
-    list = readdirSync(hostDir);
+    return openSync(path, flags | constants.O_NOATIME);
+  } catch (error) {
+    if (errorCode(error) === "EPERM") return openSync(path, flags);
+    throw error;
+  }
+}
+
+function names(hostDir: string, list: DirectoryLister): string[] {
+  let raw: Buffer[];
+  try {
+    raw = list(hostDir);
   } catch (error) {
     throw readFailure(hostDir, error);
   }
-  for (const name of list) {
-    // A name that is not UTF-8 reads back with U+FFFD: it could not be stored as it is.
-    if (name.includes("\ufffd") && !readdirSync(hostDir, { encoding: "buffer" }).some((raw) => raw.toString() === name && raw.equals(Buffer.from(name)))) {
+  return raw.map((bytes) => {
+    const name = bytes.toString();
+    // A name that is not UTF-8 decodes with U+FFFD and does not encode back to its bytes: it could not be stored as it is.
+    if (!Buffer.from(name).equals(bytes)) {
       throw new StepError(`reading ${hostDir}`, `a file name there is not UTF-8 (${JSON.stringify(name)})`, "Rename it: the image stores names as UTF-8.");
     }
-  }
-  return list;
+    return name;
+  });
 }
 
 function lstatOrNull(hostPath: string): Stats | null {
@@ -131,7 +154,7 @@ function entryFrom(path: string, hostPath: string, stats: Stats, origin: Origin,
  * of the same path (and what was under it), except that where both are
  * directories their contents merge and ROOT's directory keeps its owner and mode.
  */
-export function walkImage(root: string, extra: string | null): WalkResult {
+export function walkImage(root: string, extra: string | null, list: DirectoryLister = listWithReaddir): WalkResult {
   const entries: ImageEntry[] = [];
   const skipped: string[] = [];
   const replaced: string[] = [];
@@ -141,8 +164,8 @@ export function walkImage(root: string, extra: string | null): WalkResult {
   entries.push(entryFrom("", root, rootStats, "root", "directory"));
 
   const visit = (path: string, rootDir: string | null, extraDir: string | null): void => {
-    const fromRoot = rootDir === null ? [] : names(rootDir);
-    const fromExtra = extraDir === null ? [] : names(extraDir);
+    const fromRoot = rootDir === null ? [] : names(rootDir, list);
+    const fromExtra = extraDir === null ? [] : names(extraDir, list);
     const inRoot = new Set(fromRoot);
     const inExtra = new Set(fromExtra);
     const all = (fromExtra.length === 0 ? fromRoot : [...new Set([...fromRoot, ...fromExtra])]).sort(compareNames);
@@ -263,12 +286,20 @@ export function normalise(path: string): string {
   return splitPath(path).filter((part) => part !== ".").join("/");
 }
 
-/** The bytes of a file entry. */
+/** The bytes of a file entry, read with O_NOATIME: the check's reading leaves ROOT's access times as they were. */
 export function readEntry(entry: ImageEntry): Buffer {
   if (entry.content !== null) return entry.content;
+  let fd: number;
   try {
-    return readFileSync(entry.hostPath!);
+    fd = openWithoutAtime(entry.hostPath!, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
     throw readFailure(entry.hostPath!, error);
+  }
+  try {
+    return readFileSync(fd);
+  } catch (error) {
+    throw readFailure(entry.hostPath!, error);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -4,7 +4,7 @@
 // what failed and what to do, leaves no OUT.wsl and no partial file, and
 // leaves ROOT as it was.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -22,7 +22,7 @@ async function listing(root: string): Promise<string> {
 /** Send `signal` to `child` the moment a partial image appears in `out`, before it has any data. */
 function signalWhenPartialAppears(out: string, child: { kill(signal: NodeJS.Signals): boolean }, signal: NodeJS.Signals): () => void {
   const watcher = watch(out, (_event, name) => {
-    if (String(name).startsWith(".nixos.wsl.partial-")) {
+    if (String(name).startsWith(".nixos.wsl.new-")) {
       child.kill(signal);
       watcher.close();
     }
@@ -98,7 +98,7 @@ describe("failures of the image builder", () => {
     const script = 'mount -t tmpfs -o size=4m image-test "$1" && "$2" tarball "$3" "$1/nixos.wsl"; rc=$?; echo "left: $(ls -A "$1")"; exit $rc';
     const run = await execa("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", out, BINARY, fake.root], { reject: false });
     expect(run.exitCode, run.stderr).toBe(1);
-    expect(run.stderr).toMatch(/writing .*\.nixos\.wsl\.partial-\d+: ENOSPC/);
+    expect(run.stderr).toMatch(/writing .*\.nixos\.wsl\.new-\d+: ENOSPC/);
     expect(run.stderr).toContain(`The file system of ${out} is full: free some space there or write the image elsewhere.`);
     expect(run.stderr).toContain(`${join(out, "nixos.wsl")} was not written; ROOT is unchanged.`);
     expectClean(run.stderr);
@@ -116,18 +116,40 @@ describe("failures of the image builder", () => {
       const child = execa(BINARY, ["tarball", fake.root, join(out, "nixos.wsl")], { reject: false });
       // Wait until the partial file has data in it: the packing is under way.
       await waitFor("the partial image to grow", 20_000, () =>
-        readdirSync(out).some((name) => name.startsWith(".nixos.wsl.partial-") && statSync(join(out, name), { throwIfNoEntry: false })?.size! > 1024 * 1024),
+        readdirSync(out).some((name) => name.startsWith(".nixos.wsl.new-") && statSync(join(out, name), { throwIfNoEntry: false })?.size! > 1024 * 1024),
       );
       child.kill(signal);
       const result = await child;
       expect(result.exitCode, result.stderr).toBe(code);
-      expect(result.stderr).toMatch(new RegExp(`interrupted by ${signal}: removed the partial .*\\.nixos\\.wsl\\.partial-\\d+; .*nixos\\.wsl was not written and ROOT is unchanged`));
+      expect(result.stderr).toMatch(new RegExp(`interrupted by ${signal}: removed the partial .*\\.nixos\\.wsl\\.new-\\d+; .*nixos\\.wsl was not written and ROOT is unchanged`));
       expectClean(result.stderr);
       await sleep(50);
       expect(readdirSync(out)).toEqual([]);
       expect(await listing(fake.root)).toBe(before);
     });
   }
+
+  it("tidies the partial file of a pack killed with SIGKILL: the next pack to the same place removes it once it is a minute old", async () => {
+    // Before the fix, a SIGKILLed pack's hidden partial file (here over 1 MiB, in use hundreds) stayed for good.
+    const out = outDir();
+    const child = execa(BINARY, ["tarball", fake.root, join(out, "nixos.wsl")], { reject: false });
+    await waitFor("the partial image to grow", 20_000, () =>
+      readdirSync(out).some((name) => name.startsWith(".nixos.wsl.") && statSync(join(out, name), { throwIfNoEntry: false })?.size! > 1024 * 1024),
+    );
+    child.kill("SIGKILL");
+    const killed = await child;
+    expect(killed.signal).toBe("SIGKILL");
+    const left = readdirSync(out);
+    expect(left, "what the SIGKILLed pack left").toHaveLength(1);
+    expect(left[0]).toMatch(/^\.nixos\.wsl\./);
+    // The writer may have been of another PID namespace, where its PID means nothing here: only one idle for a minute goes.
+    const minuteAgo = new Date(Date.now() - 61_000);
+    utimesSync(join(out, left[0]!), minuteAgo, minuteAgo);
+    const next = await execa(BINARY, ["tarball", fake.root, join(out, "nixos.wsl")], { reject: false });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(readdirSync(out)).toEqual(["nixos.wsl"]);
+    expect(await listing(fake.root)).toBe(before);
+  });
 
   it("keeps an existing OUT.wsl as it was when interrupted the moment its partial file appears, 8 times of each signal", async () => {
     // Before the fix, a signal in the instant between creating the partial file and

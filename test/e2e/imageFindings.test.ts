@@ -21,6 +21,16 @@ interface Plant {
   readonly expected: readonly string[];
 }
 
+// Made-up secrets of the real shapes (none of them was ever anyone's).
+const GITHUB_TOKEN = "ghp_JmQxFpwcSXYTvtId0dML9LjiikOjWQJEvBxa";
+const NIX_SECRET = "yQHsdMmVnqQs9p4q0Zn0WIPSLKbFhwYR1wxqNYqtekMAZWmObaQkEa6iEKHZotDxILgPUum7japkPAldKbrYJA==";
+const NIX_PUBLIC = "8DsEfVstciW85RN8kX/SNGEVxSNnNvtP5hPWea2e+N8=";
+const AGE_KEY = "AGE-SECRET-KEY-1XU8YF0XQMN9SCYUHJKJCERZD7F3C3254Q3DP544UY4Y4XRG8FPU6G22QSR";
+const WG_PRIVATE = "QZSLBoafniTwxd9N0H/2xKXnwWED1i/8Bipk75u+L3Y=";
+const WG_PUBLIC = "8DsEfVstciW85RN8kX/SNGEVxSNnNvtP5hPWea2e+N8=";
+/** What must never be printed: each secret above, or a part of one. */
+const NEVER_PRINTED = [GITHUB_TOKEN, NIX_SECRET.slice(0, 20), AGE_KEY.slice(16), WG_PRIVATE.slice(0, 20), "JmQxFpwc"];
+
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
 
 const PLANTS: Record<string, Plant> = {
@@ -50,13 +60,82 @@ const PLANTS: Record<string, Plant> = {
   "logins in the files tools keep them in": {
     files: {
       "home/nixos/.netrc": "machine cache.example.org\n  login nixos\n  password s3cret-netrc\n",
-      "home/nixos/.docker/config.json": '{\n  "auths": {\n    "ghcr.io": {\n      "auth": "bml4b3M6czNjcmV0"\n    }\n  }\n}\n',
-      "home/nixos/.npmrc": "//npm.pkg.github.com/:_authToken=${GH_TOKEN}\n//registry.npmjs.org/:_authToken=npm_s3cret\n",
+      "home/nixos/.docker/config.json": '{\n  "auths": {\n    "containers.example.test": {\n      "auth": "bml4b3M6czNjcmV0"\n    }\n  }\n}\n',
+      "home/nixos/.npmrc": "//npm.example.test/:_authToken=${GH_TOKEN}\n//registry.example.test/:_authToken=npm_s3cret\n",
     },
     expected: [
       "/home/nixos/.docker/config.json:4: a container registry login",
       "/home/nixos/.netrc:3: a password in a netrc file",
       "/home/nixos/.npmrc:2: an npm registry token",
+    ],
+  },
+  // Issue 20's seven secrets that reached the image, each where a NixOS-on-WSL user has it.
+  "a group password hash in /etc/gshadow": {
+    files: { "etc/gshadow": "root:!::\nwheel:!::nixos\nadmins:$6$rounds=5000$salt$hash::nixos\n" },
+    expected: ["/etc/gshadow:3: a password hash for group 'admins'"],
+  },
+  "a password hash in /etc/shadow-, the backup passwd and usermod leave": {
+    files: { "etc/shadow-": "root:!:19000::::::\nnixos:$6$rounds=5000$salt$hash:19000:0:99999:7:::\n" },
+    expected: ["/etc/shadow-:2: a password hash for user 'nixos'"],
+  },
+  "tokens in shells' histories": {
+    files: {
+      "root/.bash_history": `ls\nexport GITHUB_TOKEN=${GITHUB_TOKEN}\ngit push\n`,
+      "home/nixos/.zsh_history": `: 1700000000:0;cd /etc/nixos\n: 1700000001:0;TOKEN=${GITHUB_TOKEN} gh repo list\n`,
+      "home/nixos/.local/share/fish/fish_history": `- cmd: set -gx API_KEY ${GITHUB_TOKEN}\n  when: 1700000000\n- cmd: curl -H "Authorization: Bearer ${GITHUB_TOKEN}" https://api.example.test\n  when: 1700000001\n`,
+    },
+    expected: [
+      "/root/.bash_history:2: a command that sets a secret (GITHUB_TOKEN=…)",
+      "/home/nixos/.zsh_history:2: a command that sets a secret (TOKEN=…)",
+      "/home/nixos/.local/share/fish/fish_history:1: a command that sets a secret (API_KEY=…)",
+      "/home/nixos/.local/share/fish/fish_history:3: an Authorization header with a credential",
+    ],
+  },
+  "a Nix binary-cache signing key": {
+    files: { "etc/nix/secret-key": `cache.example.test-1:${NIX_SECRET}\n`, "etc/nix/public-key": `cache.example.test-1:${NIX_PUBLIC}\n` },
+    expected: ["/etc/nix/secret-key:1: a Nix signing secret key (name:base64 of 64 bytes)"],
+  },
+  "an age identity of sops": {
+    files: { "home/nixos/.config/sops/age/keys.txt": `# created: 2026-01-01T00:00:00Z\n# public key: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n${AGE_KEY}\n` },
+    expected: ["/home/nixos/.config/sops/age/keys.txt:3: an age secret key (AGE-SECRET-KEY-1…)"],
+  },
+  "Nix's access-tokens in nix.conf": {
+    files: { "etc/nix/nix.conf": `experimental-features = nix-command flakes\naccess-tokens = github.com=${GITHUB_TOKEN}\n` },
+    expected: ["/etc/nix/nix.conf:2: Nix access tokens (access-tokens = host=token)"],
+  },
+  "a GnuPG secret key": {
+    files: { "home/nixos/.gnupg/private-keys-v1.d/0123456789ABCDEF0123456789ABCDEF01234567.key": "Created: 20260101T000000\nKey: (private-key (ecc (curve Ed25519)(flags eddsa)(q #40AB#)(d #s3cretD#)))\n" },
+    expected: ["/home/nixos/.gnupg/private-keys-v1.d/0123456789ABCDEF0123456789ABCDEF01234567.key: a GnuPG secret key"],
+  },
+  "a bare TOKEN= and API_KEY= in a .env, as PASSWORD= is": {
+    files: { "srv/app/.env": "TOKEN=s3cret-token\nAPI_KEY=s3cret-key\nPASSWORD=s3cret-pass\nTOKEN_URL=https://auth.example.test\n" },
+    extra: true,
+    expected: [
+      "/srv/app/.env:1 [from --extra-files]: a line that looks like a secret (TOKEN=…)",
+      "/srv/app/.env:2 [from --extra-files]: a line that looks like a secret (API_KEY=…)",
+      "/srv/app/.env:3 [from --extra-files]: a line that looks like a secret (PASSWORD=…)",
+    ],
+  },
+  "cloud CLIs' credentials, WireGuard keys and a git credential": {
+    files: {
+      "root/.aws/config": "[default]\nregion = eu-west-1\naws_secret_access_key = wJalrXUtnFEMIs3cret\n",
+      "home/nixos/.config/gcloud/application_default_credentials.json": '{\n  "client_id": "123.apps.example.test",\n  "refresh_token": "1//s3cret-refresh",\n  "type": "authorized_user"\n}\n',
+      "home/nixos/.config/gcloud/credentials.db": "SQLite format 3\u0000s3cret",
+      "home/nixos/.azure/msal_token_cache.json": '{\n  "RefreshToken": {\n    "x": {\n      "secret": "s3cret-azure"\n    }\n  }\n}\n',
+      "etc/wireguard/wg0.conf": `[Interface]\nPrivateKey = ${WG_PRIVATE}\n[Peer]\nPublicKey = ${WG_PUBLIC}\nPresharedKey = ${WG_PRIVATE}\n`,
+      "etc/wireguard/private": `${WG_PRIVATE}\n`,
+      "etc/wireguard/public": `${WG_PUBLIC}\n`,
+      "home/nixos/.git-credentials": "https://nixos:s3cret-git@git.example.test\n",
+    },
+    expected: [
+      "/etc/wireguard/private:1: a WireGuard private key",
+      "/etc/wireguard/wg0.conf:2: a WireGuard key (PrivateKey)",
+      "/etc/wireguard/wg0.conf:5: a WireGuard key (PresharedKey)",
+      "/home/nixos/.azure/msal_token_cache.json:4: an Azure CLI credential",
+      "/home/nixos/.config/gcloud/application_default_credentials.json:3: a Google Cloud credential",
+      "/home/nixos/.config/gcloud/credentials.db: Google Cloud CLI credentials",
+      "/home/nixos/.git-credentials:1: a password in git's credential store",
+      "/root/.aws/config:3: an AWS secret key",
     ],
   },
   "an /etc/resolv.conf": {
@@ -127,6 +206,7 @@ describe("the privacy and security check", () => {
       expect(refused.stderr).not.toContain("wJalrXUtnFEMI");
       expect(refused.stderr).not.toContain("$6$rounds");
       expect(refused.stderr).not.toMatch(/s3cret|bml4b3M6/);
+      for (const secret of NEVER_PRINTED) expect(refused.stderr).not.toContain(secret);
       expect(readdirSync(out)).toEqual([]);
       expect(await listing(root)).toBe(before);
 
@@ -146,6 +226,29 @@ describe("the privacy and security check", () => {
     expect(run.stderr).toContain("/etc/resolv.conf: a file in the image");
     const listed = (await execa("tar", ["-tzf", join(out, "nixos.wsl")])).stdout.split("\n");
     expect(listed).toContain("./etc/resolv.conf");
+  });
+
+  it("does not take public material for a secret: public keys, empty values, references, placeholders", async () => {
+    const { root, out } = await planted({
+      files: {
+        "home/nixos/.ssh/id_ed25519.pub": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA nixos@host\n",
+        "etc/nix/public-key": `cache.example.test-1:${NIX_PUBLIC}\n`,
+        "etc/nix/nix.conf": `trusted-public-keys = cache.example.test-1:${NIX_PUBLIC}\naccess-tokens =\n`,
+        "etc/gshadow": "root:!::\nwheel:!::nixos\nusers:::\n",
+        "etc/shadow-": "root:!:19000::::::\nnixos:!:19000::::::\n",
+        "etc/wireguard/wg0.conf": `[Interface]\nPrivateKeyFile = /run/keys/wg0\n[Peer]\nPublicKey = ${WG_PUBLIC}\n`,
+        "etc/wireguard/publickey": `${WG_PUBLIC}\n`,
+        "home/nixos/.config/sops/age/recipients.txt": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n",
+        "home/nixos/.gnupg/pubring.kbx": "public keys only",
+        "home/nixos/.gnupg/private-keys-v1.d/.keep": "",
+        "root/.bash_history": "export TOKEN=$(pass show gh)\nexport API_KEY=\nGITHUB_TOKEN=<your-token> gh auth status\necho hello\n",
+        "home/nixos/.env": "TOKEN=\nAPI_KEY=changeme\nPASSWORD=${DB_PASSWORD}\nSECRET=xxxx\n",
+      },
+      expected: [],
+    });
+    const run = await execa(BINARY, ["tarball", root, join(out, "nixos.wsl")], { reject: false });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1); // the summary line only
   });
 
   it("finds nothing in a clean root and says nothing of it", async () => {

@@ -5,7 +5,22 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { credentialFile, findProblems, holdsCredential, formatFinding, isEnvironmentFile, secretAssignment, shadowHashUser } from "../../nix/image/checks.ts";
+import {
+  credentialFile,
+  findProblems,
+  historySecrets,
+  holdsCredential,
+  holdsNixAccessTokens,
+  formatFinding,
+  isEnvironmentFile,
+  isHistoryFile,
+  isNixConf,
+  isWireguardKeyFile,
+  secretAssignment,
+  secretStore,
+  shadowHashUser,
+  shapedSecret,
+} from "../../nix/image/checks.ts";
 import { addDistributionConf, renderDistributionConf } from "../../nix/image/distributionConf.ts";
 import { parseTarballArgs } from "../../nix/image/options.ts";
 import { UsageError } from "../../src/cliParser.ts";
@@ -185,12 +200,12 @@ describe("the privacy check's rules", () => {
       ["root/.git-credentials", "https://:ghp_abc@github.com"],
       ["home/nixos/.config/git/credentials", "https://nixos:ghp_abc@github.com"],
       ["home/nixos/.docker/config.json", '    "auth": "bml4b3M6czNjcmV0"'],
-      ["home/nixos/.docker/config.json", '{"auths":{"ghcr.io":{"auth":"bml4b3M6czNjcmV0"}}}'],
+      ["home/nixos/.docker/config.json", '{"auths":{"containers.example.test":{"auth":"bml4b3M6czNjcmV0"}}}'],
       ["home/nixos/.config/containers/auth.json", '      "auth": "bml4b3M6czNjcmV0"'],
       ["home/nixos/.aws/credentials", "aws_secret_access_key = wJalrXUtnFEMI"],
       ["home/nixos/.aws/credentials", "aws_security_token=FQoGZXIvYXdz"],
-      ["home/nixos/.npmrc", "//registry.npmjs.org/:_authToken=npm_abc"],
-      ["home/nixos/.npmrc", '//registry.npmjs.org/:_authToken="npm_abc"'],
+      ["home/nixos/.npmrc", "//registry.example.test/:_authToken=npm_abc"],
+      ["home/nixos/.npmrc", '//registry.example.test/:_authToken="npm_abc"'],
       ["root/.pypirc", "password = pypi-abc"],
       ["root/.pypirc", "Password: pypi-abc"],
       ["home/nixos/.config/gh/hosts.yml", "    oauth_token: gho_abc"],
@@ -199,23 +214,104 @@ describe("the privacy check's rules", () => {
       ["home/nixos/.kube/config", "    token: eyJhbGciOi"],
       ["home/nixos/.kube/config", "        id-token: eyJhbGciOi"],
       ["home/nixos/.kube/config", "        client-secret: abc"],
+      ["root/.aws/config", "aws_secret_access_key = wJalrXUtnFEMI"],
+      ["home/nixos/.config/gcloud/application_default_credentials.json", '  "refresh_token": "1//abc",'],
+      ["home/nixos/.azure/msal_token_cache.json", '      "secret": "eyJ0eXAi",'],
+      ["home/nixos/.azure/service_principal_entries.json", '[{"client_id": "x", "client_secret": "abc"}]'],
     ];
     for (const [path, line] of secretLines) expect(holds(path, line), `${path}: ${line}`).toBe(true);
     const harmless: Array<[string, string]> = [
       ["home/nixos/.netrc", "machine cache.example.org login nixos"],
       ["home/nixos/.netrc", "# machine cache.example.org password <your-token>"],
-      ["home/nixos/.npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}"],
-      ["home/nixos/.npmrc", '//registry.npmjs.org/:_authToken="${NPM_TOKEN}"'],
-      ["home/nixos/.docker/config.json", '{ "credsStore": "desktop.exe", "auths": { "ghcr.io": {} } }'],
+      ["home/nixos/.npmrc", "//registry.example.test/:_authToken=${NPM_TOKEN}"],
+      ["home/nixos/.npmrc", '//registry.example.test/:_authToken="${NPM_TOKEN}"'],
+      ["home/nixos/.docker/config.json", '{ "credsStore": "desktop.exe", "auths": { "containers.example.test": {} } }'],
       ["home/nixos/.docker/config.json", '    "auth": ""'],
       ["home/nixos/.aws/credentials", "aws_access_key_id = AKIAEXAMPLE"],
       ["root/.git-credentials", "https://github.com"],
       ["root/.git-credentials", "https://nixos@github.com"],
       ["home/nixos/.kube/config", '    token: ""'],
       ["home/nixos/.config/gh/hosts.yml", "    user: nixos"],
+      ["home/nixos/.netrc", "machine cache.example.test login nixos password <your-token>"],
+      ["home/nixos/.config/gcloud/application_default_credentials.json", '  "client_id": "123.apps.example.test",'],
+      ["home/nixos/.azure/msal_token_cache.json", '      "secret": ""'],
     ];
     for (const [path, line] of harmless) expect(holds(path, line), `${path}: ${line}`).toBe(false);
     for (const path of ["home/nixos/netrc.txt", "etc/docker/config.json", "home/nixos/notes/.aws-credentials"]) expect(credentialFile(path), path).toBeNull();
+  });
+
+  it("takes a bare TOKEN=, API_KEY= as it takes PASSWORD=, and fish's set -x, but not placeholders", () => {
+    for (const [line, name] of [
+      ["TOKEN=abc123", "TOKEN"],
+      ["API_KEY=abc123", "API_KEY"],
+      ["APIKEY=abc123", "APIKEY"],
+      ["PASSWORD=abc123", "PASSWORD"],
+      ["set -gx GITHUB_TOKEN abc123", "GITHUB_TOKEN"],
+      ["SETUVAR --export API_KEY:abc123", "API_KEY"],
+    ] as const) {
+      expect(secretAssignment(line), line).toBe(name);
+    }
+    for (const line of ["TOKEN=", "API_KEY=<your-key>", "PASSWORD=changeme", "SECRET=xxxx", "TOKEN=${TOKEN}", "TOKEN_URL=https://x", "set -gx PATH /bin"]) {
+      expect(secretAssignment(line), line).toBeNull();
+    }
+    expect(isEnvironmentFile("home/nixos/.config/fish/config.fish")).toBe(true);
+  });
+
+  it("reads shells' histories: assignments anywhere in a command, Authorization headers, tokens of a known shape", () => {
+    for (const path of ["root/.bash_history", "home/nixos/.zsh_history", "home/nixos/.local/share/fish/fish_history", "home/nixos/.local/state/zsh/history", "root/.histfile"]) {
+      expect(isHistoryFile(path), path).toBe(true);
+    }
+    for (const path of ["etc/bash_history", "home/nixos/history.txt", "var/log/history"]) expect(isHistoryFile(path), path).toBe(false);
+    const token = `ghp_${"a1B2".repeat(9)}`;
+    expect(historySecrets(`export GITHUB_TOKEN=${token}`)).toEqual(["a command that sets a secret (GITHUB_TOKEN=…)"]);
+    expect(historySecrets(": 1700000000:0;API_KEY='k' ./deploy")).toEqual(["a command that sets a secret (API_KEY=…)"]);
+    expect(historySecrets("- cmd: set -x TOKEN abc")).toEqual(["a command that sets a secret (TOKEN=…)"]);
+    expect(historySecrets('curl -H "Authorization: Bearer abc.def" https://x')).toEqual(["an Authorization header with a credential"]);
+    expect(historySecrets(`gh auth login --with-token ${token}`)).toEqual(["a GitHub token in a command line"]);
+    for (const line of ["ls -la", "export TOKEN=$(pass show x)", "TOKEN= make", 'curl -H "Authorization: Bearer $TOKEN"', "GITHUB_TOKEN=<token> gh"]) {
+      expect(historySecrets(line), line).toEqual([]);
+    }
+    expect(historySecrets(`export GITHUB_TOKEN=${token}`).join()).not.toContain(token);
+  });
+
+  it("knows secrets by their shape: age identities, Nix signing keys (not their public keys), WireGuard keys", () => {
+    const age = `AGE-SECRET-KEY-1${"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".repeat(2).slice(0, 58)}`;
+    expect(shapedSecret(age)).toBe("an age secret key (AGE-SECRET-KEY-1…)");
+    const secret = Buffer.alloc(64, 7).toString("base64");
+    const pub = Buffer.alloc(32, 7).toString("base64");
+    expect(shapedSecret(`cache.example.test-1:${secret}`)).toBe("a Nix signing secret key (name:base64 of 64 bytes)");
+    expect(shapedSecret(`PrivateKey = ${pub}`)).toBe("a WireGuard key (PrivateKey)");
+    expect(shapedSecret(`PresharedKey=${pub}`)).toBe("a WireGuard key (PresharedKey)");
+    for (const line of [`cache.example.test-1:${pub}`, `sha512:${secret}`, `PublicKey = ${pub}`, "PrivateKey =", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "# AGE-SECRET-KEY-1..."]) {
+      expect(shapedSecret(line), line).toBeNull();
+    }
+  });
+
+  it("knows a WireGuard key file by where it is and what it holds, not a public key's", () => {
+    const key = `${Buffer.alloc(32, 9).toString("base64")}\n`;
+    expect(isWireguardKeyFile("etc/wireguard/private", key)).toBe(true);
+    expect(isWireguardKeyFile("root/wireguard/wg0.key", key)).toBe(true);
+    expect(isWireguardKeyFile("etc/wireguard/public", key)).toBe(false);
+    expect(isWireguardKeyFile("etc/wireguard/wg0.pub", key)).toBe(false);
+    expect(isWireguardKeyFile("etc/notes/private", key)).toBe(false);
+    expect(isWireguardKeyFile("etc/wireguard/private", "")).toBe(false);
+  });
+
+  it("knows Nix's access-tokens and the secret stores known by name", () => {
+    for (const path of ["etc/nix/nix.conf", "root/.config/nix/nix.conf", "home/nixos/.config/nix/nix.conf"]) expect(isNixConf(path), path).toBe(true);
+    expect(isNixConf("etc/nix/nix.conf.example")).toBe(false);
+    expect(holdsNixAccessTokens("access-tokens = github.com=ghp_abc gitlab.example.test=PAT:glpat-x")).toBe(true);
+    expect(holdsNixAccessTokens("extra-access-tokens = github.com=ghp_abc")).toBe(true);
+    for (const line of ["access-tokens =", "access-tokens = github.com=", "# access-tokens = github.com=ghp_abc", "netrc-file = /etc/nix/netrc"]) {
+      expect(holdsNixAccessTokens(line), line).toBe(false);
+    }
+    expect(secretStore("home/nixos/.gnupg/private-keys-v1.d/ABCDEF.key")).toBe("a GnuPG secret key");
+    expect(secretStore("root/.gnupg/secring.gpg")).toBe("a GnuPG secret key ring");
+    expect(secretStore("home/nixos/.config/gcloud/credentials.db")).toBe("Google Cloud CLI credentials");
+    expect(secretStore("home/nixos/.azure/msal_token_cache.bin")).toBe("Azure CLI credentials");
+    for (const path of ["home/nixos/.gnupg/pubring.kbx", "home/nixos/.gnupg/trustdb.gpg", "home/nixos/.config/gcloud/configurations/config_default"]) {
+      expect(secretStore(path), path).toBeNull();
+    }
   });
 
   it("sees password hashes in shadow lines", () => {
