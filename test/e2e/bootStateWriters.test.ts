@@ -148,4 +148,43 @@ describe("the boot state's writers", () => {
     }
     expect(bootState(fake)?.bootOnce).toEqual(once);
   });
+
+  it("a writer stuck with the lock: a command fails after 10 s changing nothing, a start boots without counting; killed, it holds nothing", async () => {
+    const fake = distro();
+    const lock = join(fake.root, "var/lib/nixos-wsl-init/boot-state.lock");
+    mkdirSync(dirname(lock), { recursive: true });
+    // Not yet good: this start has a count to write (and the blessing unit a blessing).
+    const before: BootState = { format: 1, generations: { [fake.storePath(2)]: { tries: 1, blessed: false } }, bootOnce: null };
+    writeState(fake, before);
+    // A writer that took the lock and hangs (the lock is held by the open file that sleep inherits).
+    const holder = execa("bash", ["-c", 'exec 9>>"$1" && flock -x 9 && exec sleep 600', "bash", lock], { reject: false });
+    cleanups.push(async () => {
+      holder.kill("SIGKILL");
+      await holder;
+    });
+    const inode = statSync(lock).ino;
+    await waitFor("the stuck writer's lock", 5_000, () => readFileSync("/proc/locks", "utf8").includes(`:${inode} `));
+
+    const container = await start(fake);
+    const record = await waitForRecord(container);
+    expect(record).toMatchObject({ generation: { number: 2 }, chosenBy: "default" });
+    expect(record.shimMs).toBeGreaterThan(1_900); // waited its 2 s for the lock, no more
+    expect(record.shimMs).toBeLessThan(5_000);
+    expect(container.kmsg()).toMatch(/^<4>nixos-wsl-init: could not count this start \(another process has held the lock \/var\/lib\/nixos-wsl-init\/boot-state.lock for more than 2 s .*\); booting without boot counting$/m);
+    expect(["running", "degraded"]).toContain(await container.systemState());
+
+    const at = Date.now();
+    const refused = await container.exec(["/bin/nixos-wsl-init", "boot-once", "1"]);
+    expect(refused.exitCode).toBe(1);
+    expect(Date.now() - at).toBeGreaterThan(9_500);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(/^nixos-wsl-init: changing \/var\/lib\/nixos-wsl-init\/boot-state.json: another process has held the lock .* for more than 10 s .*Nothing was changed/);
+    expect(bootState(fake)).toEqual(before);
+
+    holder.kill("SIGKILL"); // the kernel lets go of its lock
+    await holder;
+    const done = await container.exec(["/bin/nixos-wsl-init", "boot-once", "1"]);
+    expect(done.exitCode, done.stderr).toBe(0);
+    expect(bootState(fake)?.bootOnce?.storePath).toBe(fake.storePath(1));
+  });
 });
