@@ -156,6 +156,7 @@ describe("the boot state's writers", () => {
     // Not yet good: this start has a count to write (and the blessing unit a blessing).
     const before: BootState = { format: 1, generations: { [fake.storePath(2)]: { tries: 1, blessed: false } }, bootOnce: null };
     writeState(fake, before);
+    writeFileSync(lock, "");
     // A writer that took the lock and hangs (the lock is held by the open file that sleep inherits).
     const holder = execa("bash", ["-c", 'exec 9>>"$1" && flock -x 9 && exec sleep 600', "bash", lock], { reject: false });
     cleanups.push(async () => {
