@@ -3,12 +3,14 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { EXIT_FAILURE, EXIT_NOT_NIXOS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
-import { BOOT_STATE, readBootState, recordBootOnce } from "../src/bootState.ts";
+import { BOOT_STATE, readBootState } from "../src/bootState.ts";
+import { updateBootState } from "../src/bootStateLock.ts";
+import { setBootOnce } from "../src/bootAssessment.ts";
 import { bootProblem, listGenerations } from "../src/generations.ts";
 import { NIXOS_MARKER, RECOVERY_COMMAND, SYSTEM_DISTRO_MOUNT } from "../src/paths.ts";
 import { hostPath, resolveInRoot } from "../src/rootPath.ts";
 import { sayAs } from "../src/say.ts";
-import { inStep, StepError } from "../src/stepError.ts";
+import { StepError } from "../src/stepError.ts";
 import { makeWritable } from "./chrootMounts.ts";
 import { enterGeneration, privateMountNamespace } from "./enter.ts";
 import { Endings } from "./endings.ts";
@@ -138,8 +140,13 @@ async function runBootOnce(root: string, request: Extract<RecoveryRequest, { act
   const generation = selectGeneration(root, request.generation);
   const problem = bootProblem(root, generation);
   if (problem !== null) throw new SelectionError(`${describeGeneration(root, generation)} cannot boot, so it is not booted once: ${problem}`);
-  const { result: warning, interrupted } = await whileWritable(root, () => inStep(`writing ${BOOT_STATE} in ${root}`, () => recordBootOnce(root, generation)));
-  if (warning) say(`warning: ${warning}`);
+  // Under the boot state's lock, which the distro's own writers take too (flock works across PID namespaces).
+  const { result, interrupted } = await whileWritable(root, () => updateBootState(root, (state) => setBootOnce(state, generation)));
+  if (result.kind === "failed") {
+    say(`writing ${BOOT_STATE} in ${root}: ${result.problem}. Nothing was changed: run it again once that is fixed.`);
+    return interrupted ?? EXIT_FAILURE;
+  }
+  if (result.warning) say(`warning: ${result.warning}`);
   const name = generation.number === null ? generation.link : `generation ${generation.number}`;
   process.stdout.write(
     `the next start boots ${name} (${generation.storePath}) once; the start after it boots the default again.\n` +

@@ -5,6 +5,7 @@
 // the command is not started at all.
 import { exitCodeFor } from "../src/exitStatus.ts";
 import { afterPendingSignals } from "../src/pendingSignals.ts";
+import { PassOn, type PassOnTarget } from "../src/signalProcess.ts";
 
 const ENDINGS = ["SIGHUP", "SIGTERM"] as const;
 const INTERRUPTS = ["SIGINT", "SIGQUIT"] as const;
@@ -13,24 +14,16 @@ const ALL = [...ENDINGS, ...INTERRUPTS] as const;
 export type Ending = (typeof ALL)[number];
 
 /** Where a caught signal goes once the command runs, how long it has to end, and how to end it then. */
-export interface EndingTarget {
-  signal(ending: Ending): void;
-  readonly graceMs: number;
-  kill(ending: Ending): void;
-}
+export type EndingTarget = PassOnTarget<Ending>;
 
 export class Endings {
   /** The first signal caught that ends the work, if any. */
   caught: Ending | null = null;
-  private target: EndingTarget | null = null;
-  private killTimer: ReturnType<typeof setTimeout> | null = null;
+  private command: PassOn<Ending> | null = null;
 
   private readonly onEnding = (signal: Ending): void => {
     this.caught ??= signal;
-    const target = this.target;
-    if (target === null) return;
-    target.signal(signal);
-    this.killTimer ??= setTimeout(() => target.kill(signal), target.graceMs);
+    this.command?.pass(signal);
   };
   private readonly onInterrupt = (): void => {};
 
@@ -54,15 +47,14 @@ export class Endings {
 
   /** The command now runs: pass endings on to it (one caught before is passed on at once). */
   passTo(target: EndingTarget): void {
-    this.target = target;
+    this.command = new PassOn(target);
     if (this.caught !== null) this.onEnding(this.caught);
   }
 
   /** The command has ended: nothing more to pass on or kill. */
   released(): void {
-    this.target = null;
-    if (this.killTimer !== null) clearTimeout(this.killTimer);
-    this.killTimer = null;
+    this.command?.ended();
+    this.command = null;
   }
 
   /** Stop catching, after a last look; returns 128 + the signal caught, if any. */

@@ -20,6 +20,7 @@ import { type EnterPlan, recoveryActivationEnv } from "./enterPlan.ts";
 import { type Ending, Endings } from "./endings.ts";
 import { exitCodeFor, statusOf } from "../src/exitStatus.ts";
 import { catchesSignal, childrenOf } from "../src/processTree.ts";
+import { sendSignal } from "../src/signalProcess.ts";
 import { RECOVERY_COMMAND } from "../src/paths.ts";
 
 const say = sayAs("nixos-wsl-recovery");
@@ -112,11 +113,7 @@ async function passToInner(unshareProcess: { readonly pid: number; readonly exit
   while (unshareProcess.exitCode === null && unshareProcess.signalCode === null) {
     const [innerPid] = childrenOf(unshareProcess.pid);
     if (innerPid !== undefined && catchesSignal(innerPid, number)) {
-      try {
-        process.kill(innerPid, ending);
-      } catch {
-        // ended meanwhile: unshare reports how
-      }
+      sendSignal(innerPid, ending); // if it ended meanwhile, unshare reports how
       return;
     }
     await Bun.sleep(20);

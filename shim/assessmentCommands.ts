@@ -3,8 +3,9 @@
 //                                 the module's unit once the boot target is reached)
 //   nixos-wsl-init boot-once N    the next start, and only it, boots generation N
 import { existsSync, realpathSync } from "node:fs";
-import { bless, recordOf } from "../src/bootAssessment.ts";
-import { BOOT_STATE, readBootState, recordBootOnce, writeBootState } from "../src/bootState.ts";
+import { type BootState, bless, recordOf, setBootOnce } from "../src/bootAssessment.ts";
+import { BOOT_STATE } from "../src/bootState.ts";
+import { updateBootState } from "../src/bootStateLock.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from "../src/exitCodes.ts";
 import { bootProblem, type Generation, generationLink, resolveGeneration } from "../src/generations.ts";
 import { BOOT_RECORD } from "../src/paths.ts";
@@ -87,13 +88,14 @@ export function runBless(args: readonly string[]): number {
     say(`marking the running generation good: ${storePath.problem}`);
     return EXIT_FAILURE;
   }
-  const { state, warning } = readBootState("/");
-  if (warning) say(`warning: ${warning}`);
-  if (recordOf(state, storePath).blessed) {
-    process.stdout.write(`${storePath} is already marked good\n`);
-    return EXIT_OK;
-  }
-  return save(bless(state, storePath), `marked ${storePath} as good: boot counting never passes it over`);
+  let already = false;
+  return change(
+    (state) => {
+      already = recordOf(state, storePath).blessed;
+      return already ? state : bless(state, storePath);
+    },
+    () => (already ? `${storePath} is already marked good` : `marked ${storePath} as good: boot counting never passes it over`),
+  );
 }
 
 export function runBootOnce(args: readonly string[]): number {
@@ -127,24 +129,20 @@ function bootableGeneration(root: string, link: string): Generation | string {
 
 function scheduleBootOnce(generation: Generation): number {
   const name = generation.number === null ? generation.link : `generation ${generation.number}`;
-  try {
-    const warning = recordBootOnce("/", generation);
-    if (warning) say(`warning: ${warning}`);
-  } catch (error) {
-    say(`writing ${BOOT_STATE}: ${(error as Error).message}. Is the disk full or read-only? Nothing was changed.`);
-    return EXIT_FAILURE;
-  }
-  process.stdout.write(`the next start boots ${name} (${generation.storePath}) once; the start after it boots the default\n`);
-  return EXIT_OK;
+  return change(
+    (state) => setBootOnce(state, generation),
+    () => `the next start boots ${name} (${generation.storePath}) once; the start after it boots the default`,
+  );
 }
 
-function save(state: Parameters<typeof writeBootState>[1], done: string): number {
-  try {
-    writeBootState("/", state);
-  } catch (error) {
-    say(`writing ${BOOT_STATE}: ${(error as Error).message}. Is the disk full or read-only? Nothing was changed.`);
+/** Change the boot state under its lock: success is said only once the change is on disk, and a failure changed nothing. */
+function change(apply: (state: BootState) => BootState, done: () => string): number {
+  const result = updateBootState("/", apply);
+  if (result.kind === "failed") {
+    say(`changing ${BOOT_STATE}: ${result.problem}. Nothing was changed: run it again once that is fixed.`);
     return EXIT_FAILURE;
   }
-  process.stdout.write(`${done}\n`);
+  if (result.warning) say(`warning: ${result.warning}`);
+  process.stdout.write(`${done()}\n`);
   return EXIT_OK;
 }

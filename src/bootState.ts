@@ -5,8 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { replaceAtomically } from "./atomicFile.ts";
-import { type BootState, EMPTY_BOOT_STATE, parseBootState, setBootOnce } from "./bootAssessment.ts";
-import type { Generation } from "./generations.ts";
+import { type BootState, EMPTY_BOOT_STATE, parseBootState } from "./bootAssessment.ts";
 import { hostPathToCreate, RootPathError } from "./rootPath.ts";
 import { errorCode } from "./stepError.ts";
 
@@ -36,11 +35,4 @@ export function writeBootState(root: string, state: BootState): void {
   const path = hostPathToCreate(root, BOOT_STATE);
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   replaceAtomically(path, (temporary) => writeFileSync(temporary, `${JSON.stringify(state)}\n`, { mode: 0o644 }), { durable: true });
-}
-
-/** Make the next start of a root boot `generation` once. Returns a warning about the old state, if any; throws when the disk refuses. */
-export function recordBootOnce(root: string, generation: Generation): string | null {
-  const { state, warning } = readBootState(root);
-  writeBootState(root, setBootOnce(state, generation));
-  return warning;
 }

@@ -7,6 +7,7 @@ import type { Generation } from "../../src/generations.ts";
 import { ACTIVATION_TAG, type Logger, openKernelLog } from "../../src/log.ts";
 import { ACTIVATE, CURRENT_SYSTEM } from "../../src/paths.ts";
 import { deepestProcess, descendantsOf } from "../../src/processTree.ts";
+import { sendSignalEach } from "../../src/signalProcess.ts";
 import { ACTIVATION_PROGRESS_MS, activationEnv } from "./activationEnv.ts";
 
 /** How long a stopped activation gets between SIGTERM and SIGKILL. */
@@ -28,16 +29,6 @@ async function copyLines(stream: ReadableStream<Uint8Array>, output: Logger): Pr
   }
   pending += decoder.decode();
   if (pending !== "") output.info(pending);
-}
-
-function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
 }
 
 /**
@@ -84,7 +75,7 @@ export async function runActivation(
             "raise the deadline with wsl.init.activationTimeout (0 waits forever).",
         );
         stopped = [child.pid, ...descendantsOf(child.pid)];
-        signalAll(stopped, "SIGTERM");
+        sendSignalEach(stopped, "SIGTERM");
       }, deadlineSeconds * 1000);
     }
     await child.exited;
@@ -93,7 +84,7 @@ export async function runActivation(
     if (stopped.length > 0) {
       // The script may die of SIGTERM at once while what it started ignores it: give them the grace, then SIGKILL all.
       await Bun.sleep(STOP_GRACE_MS);
-      signalAll([-child.pid, ...stopped, ...stopped.flatMap(descendantsOf)], "SIGKILL");
+      sendSignalEach([-child.pid, ...stopped, ...stopped.flatMap(descendantsOf)], "SIGKILL");
     }
     // Whatever the script left running in the background may hold the pipes open: wait only briefly for them.
     await Promise.race([copied, Bun.sleep(200)]);

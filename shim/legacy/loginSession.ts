@@ -8,6 +8,7 @@ import { EXIT_FAILURE } from "../../src/exitCodes.ts";
 import { exitCodeFor, statusOf } from "../../src/exitStatus.ts";
 import { execve } from "../../src/libc.ts";
 import { REPAIR_FROM_WINDOWS } from "../../src/paths.ts";
+import { PassOn } from "../../src/signalProcess.ts";
 import { afterPendingSignals } from "../../src/pendingSignals.ts";
 import { sayAs } from "../../src/say.ts";
 import { inStep, StepError } from "../../src/stepError.ts";
@@ -52,10 +53,11 @@ export async function runLoginSession(requestText: string, argv: readonly string
   let shell: ReturnType<typeof Bun.spawn> | null = null;
   let endedBy: NodeJS.Signals | null = null;
   const endedFromOutside = () => endedBy !== null; // a function: the handlers set it while this one waits
+  // Only a termination gets a grace and then SIGKILL: a hangup ends a shell by itself, a continue ends nothing.
+  const toShell = new PassOn({ signal: (signal) => shell?.kill(signal), graceMs: TERMINATE_GRACE_MS, kill: () => shell?.kill("SIGKILL"), unref: true });
   const passOn = (signal: NodeJS.Signals) => () => {
     if (signal !== "SIGCONT") endedBy ??= signal;
-    shell?.kill(signal);
-    if (signal === "SIGTERM") setTimeout(() => shell?.kill("SIGKILL"), TERMINATE_GRACE_MS).unref();
+    toShell.pass(signal, signal === "SIGTERM");
   };
   process.on("SIGINT", () => {});
   process.on("SIGQUIT", () => {});
@@ -90,6 +92,7 @@ export async function runLoginSession(requestText: string, argv: readonly string
     throw new StepError(`running the shell (${argv.join(" ")})`, (error as Error).message, REPAIR_FROM_WINDOWS);
   }
   await shell.exited;
+  toShell.ended();
   // Hung up or terminated (a closed terminal, a shutdown): logind may be on its
   // way down, and a release it never answers would hold this process for
   // D-Bus's 25 s. The session ends anyway when this process does.

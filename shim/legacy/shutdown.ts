@@ -11,6 +11,7 @@ import { errorCode, inStep } from "../../src/stepError.ts";
 import { currentLegacyCgroup } from "./cgroup.ts";
 import { takeLock } from "./lock.ts";
 import { childrenOf } from "../../src/processTree.ts";
+import { sendSignal, sendSignalEach } from "../../src/signalProcess.ts";
 import { clearState, isAlive, isRunning, LEGACY_STATE, NAMESPACE_DIR, parentOf, processState, readProcFile, readState, recordActivity, SYSTEMD_LOG } from "./state.ts";
 import { askSystemctl } from "./systemctl.ts";
 import { findStartedSystemds, findSystemdTools, isSame, nsPidsOf } from "./systemdProcess.ts";
@@ -49,11 +50,7 @@ function wakeStoppedParents(): void {
   for (const pid of allProcesses()) {
     if (processState(pid) !== "T" || nsLevels(pid) !== ours) continue;
     if (!childrenOf(pid).some((child) => nsLevels(child) > ours)) continue;
-    try {
-      process.kill(pid, "SIGCONT");
-    } catch {
-      // ended meanwhile
-    }
+    sendSignal(pid, "SIGCONT");
   }
 }
 
@@ -75,15 +72,7 @@ async function hangUpEnteredShells(): Promise<void> {
       return parent !== null && nsLevels(parent) === ours && isRunning(pid);
     });
   const shells = entered();
-  for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) {
-    for (const pid of shells) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // ended meanwhile
-      }
-    }
-  }
+  for (const signal of ["SIGHUP", "SIGTERM", "SIGCONT"] as const) sendSignalEach(shells, signal);
   const until = Date.now() + 1000;
   while (entered().length > 0 && Date.now() < until) await Bun.sleep(20);
 }
@@ -175,11 +164,7 @@ async function stopOne(target: Target, limitSeconds: number, say: (message: stri
     }
   }
   say(`stopping systemd (PID ${target.pid}): ${why!}; killing it (SIGKILL), and with it everything in its namespace`);
-  try {
-    process.kill(target.pid, "SIGKILL");
-  } catch {
-    // ended meanwhile
-  }
+  sendSignal(target.pid, "SIGKILL");
   if (await endsWithin(target, KILL_LIMIT_MS)) {
     process.stdout.write(`nixos-wsl-init: systemd (PID ${target.pid}) killed after ${took()}; every process inside it has ended.\n`);
     return true;

@@ -12,14 +12,13 @@ import { loadSettings, type Settings } from "../../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE } from "../../src/exitCodes.ts";
 import { afterPendingSignals } from "../../src/pendingSignals.ts";
 import { exitCodeFor } from "../../src/exitStatus.ts";
-import { decideBoot } from "../../src/bootAssessment.ts";
-import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
-import { bootFacts, type Generation } from "../../src/generations.ts";
+import { type Generation } from "../../src/generations.ts";
 import { openKernelLog } from "../../src/log.ts";
 import { CONFIG_FILE, RECOVERY_COMMAND, REPAIR_FROM_WINDOWS, STATE_DIR } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
 import { describeFailure, errorCode, inStep, StepError } from "../../src/stepError.ts";
 import { runActivation } from "../boot/activation.ts";
+import { chooseGeneration } from "../boot/chooseGeneration.ts";
 import { describeActivation } from "../boot/activationResult.ts";
 import { bindStoreReadOnly } from "../boot/readOnlyStore.ts";
 import { currentLegacyCgroup, type LegacyCgroup } from "./cgroup.ts";
@@ -248,30 +247,24 @@ async function startSystemd(
   interruption: Interruption,
   doing: (activity: string) => void,
 ): Promise<LegacyState | number> {
-  // Boot assessment as the native shim does it: counted starts, fallback, one-time boots.
-  const assessed = readBootState("/");
-  if (assessed.warning) say(`warning: ${assessed.warning}`);
-  const choice = inStep("choosing the generation to boot", () => decideBoot(bootFacts("/"), assessed.state, settings.bootAttempts), () => REPAIR_FROM_WINDOWS);
-  if (choice.kind === "none") {
-    throw new StepError("choosing the generation to boot", `no bootable NixOS generation:\n${choice.reasons.map((r) => `  - ${r}`).join("\n")}`, REPAIR_FROM_WINDOWS);
+  // Boot assessment as the native shim does it, by the same code: counted starts, fallback, one-time boots.
+  const choice = inStep(
+    "choosing the generation to boot",
+    () => chooseGeneration(settings.bootAttempts, { info: say, warn: (message) => say(`warning: ${message}`), error: say }),
+    () => REPAIR_FROM_WINDOWS,
+  );
+  if (choice.decision.kind === "none") {
+    choice.abandon();
+    throw new StepError("choosing the generation to boot", `no bootable NixOS generation:\n${choice.decision.reasons.map((r) => `  - ${r}`).join("\n")}`, REPAIR_FROM_WINDOWS);
   }
-  const { generation } = choice;
-  if (choice.kind === "default") for (const note of choice.notes) say(`warning: ${note}`);
-  if (choice.kind === "once") say(`starting ${generation.link} this once, as asked (--boot-once)`);
-  if (choice.kind === "fallback") {
-    say(
-      `the default generation is not started (${choice.reason}); starting ${generation.link} instead. ` +
-        `To keep it as the default, run from Windows: ${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
-    );
-  }
+  const { generation } = choice.decision;
   // A signal so far: then nothing has changed, not even the count of starts.
   await afterPendingSignals();
-  if (interruption.signal) return interrupted(interruption.signal, "before systemd was started: nothing was started");
-  try {
-    if (choice.state !== assessed.state) writeBootState("/", choice.state);
-  } catch (error) {
-    say(`warning: could not count this start in ${BOOT_STATE} (${(error as Error).message}); starting without boot counting`);
+  if (interruption.signal) {
+    choice.abandon();
+    return interrupted(interruption.signal, "before systemd was started: nothing was started");
   }
+  choice.count();
   // Before anything changes: a missing tool stops here, not half-way.
   const tools = findSystemdTools(generation.storePath);
 

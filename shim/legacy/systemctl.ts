@@ -3,6 +3,7 @@
 // state, its failed units, the jobs it still runs, and poweroff. Every
 // question has a time limit, so that a systemd that hangs holds nobody.
 import { descendantsOf } from "../../src/processTree.ts";
+import { endsWithinGrace, sendSignal, sendSignalEach } from "../../src/signalProcess.ts";
 import type { SystemdTools } from "./systemdProcess.ts";
 
 export interface Answer {
@@ -28,23 +29,8 @@ export function systemctlArgv(tools: Pick<SystemdTools, "nsenter" | "systemctl">
  * systemd, from ever ending.
  */
 export async function stopNsenter(pid: number, exited: Promise<unknown>): Promise<void> {
-  for (const inside of descendantsOf(pid).reverse()) {
-    try {
-      process.kill(inside, "SIGKILL");
-    } catch {
-      // ended meanwhile
-    }
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2000)))]);
-  clearTimeout(timer);
-  if (ended) return;
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    // ended meanwhile
-  }
-  await exited;
+  sendSignalEach(descendantsOf(pid).reverse(), "SIGKILL");
+  await endsWithinGrace(exited, 2000, () => sendSignal(pid, "SIGKILL"));
 }
 
 /** Run systemctl `args` in systemd's namespaces; never throws. */

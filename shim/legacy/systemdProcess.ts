@@ -11,6 +11,7 @@ import { basename } from "node:path";
 import type { Subprocess } from "bun";
 import { RECOVERY_COMMAND, SYSTEMD_BINARY } from "../../src/paths.ts";
 import { StepError } from "../../src/stepError.ts";
+import { endsWithinGrace, sendSignal } from "../../src/signalProcess.ts";
 import { findTool, toolDirectories } from "./tools.ts";
 import { cgroupBinds, type LegacyCgroup, isUnderLegacyCgroup, joinCgroup, leaveCgroup } from "./cgroup.ts";
 import { SYSTEMD_PID1_INNER } from "../../src/invocation.ts";
@@ -115,14 +116,6 @@ function systemdOutput(): string {
     .split("\n")
     .filter((line) => !line.includes(UNSHARE_AFTER_SIGKILL))
     .join("\n");
-}
-
-function kill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /** Whether `systemd` is still that process (a zombie, or a reused PID, is not). */
@@ -308,13 +301,10 @@ async function endReason(systemd: SystemdProcess): Promise<string> {
 
 /** Stop systemd: as PID 1 of its namespace, it takes everything in there along; unshare, its parent, then ends. */
 export async function stopSystemd(systemd: SystemdProcess): Promise<void> {
-  if (isSame(systemd)) kill(systemd.pid, "SIGKILL");
+  if (isSame(systemd)) sendSignal(systemd.pid, "SIGKILL");
   await endsWithin(systemd, 2000);
-  if (systemd.unshare && systemd.unshare.exitCode === null && systemd.unshare.signalCode === null) {
-    const stubborn = setTimeout(() => systemd.unshare!.kill("SIGKILL"), 2000);
-    await systemd.unshare.exited;
-    clearTimeout(stubborn);
-  }
+  const { unshare } = systemd;
+  if (unshare && unshare.exitCode === null && unshare.signalCode === null) await endsWithinGrace(unshare.exited, 2000, () => unshare.kill("SIGKILL"));
 }
 
 /** A systemd started by legacy mode, found from /proc. */

@@ -4,13 +4,12 @@
 import { type BootRecord, peakRssKiB, writeBootRecord } from "./bootRecord.ts";
 import { DEFAULT_SETTINGS, loadSettings, type Settings } from "../../src/config.ts";
 import { EXIT_FAILURE, EXIT_REFUSED } from "../../src/exitCodes.ts";
-import { decideBoot, recordOf } from "../../src/bootAssessment.ts";
-import { BOOT_STATE, readBootState, writeBootState } from "../../src/bootState.ts";
-import { bootFacts } from "../../src/generations.ts";
+import { recordOf } from "../../src/bootAssessment.ts";
 import { execve, mount, MS_REC, MS_SHARED } from "../../src/libc.ts";
 import { type Logger, openKernelLog } from "../../src/log.ts";
-import { BOOT_RECORD, NIX_STORE, RECOVERY_COMMAND, REPAIR_FROM_WINDOWS, SYSTEMD_BINARY } from "../../src/paths.ts";
+import { BOOT_RECORD, NIX_STORE, REPAIR_FROM_WINDOWS, SYSTEMD_BINARY } from "../../src/paths.ts";
 import { runActivation } from "../boot/activation.ts";
+import { chooseGeneration } from "../boot/chooseGeneration.ts";
 import { bindStoreReadOnly } from "../boot/readOnlyStore.ts";
 import { repairDevShm } from "./devShm.ts";
 import { surviveSignals } from "./signals.ts";
@@ -34,9 +33,9 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   if (budget.warning) log.warn(budget.warning);
   log.info(budgetAtStart(budget.ms));
 
-  const assessed = readBootState("/");
-  if (assessed.warning) log.warn(assessed.warning);
-  const decision = decideBoot(bootFacts("/"), assessed.state, settings.bootAttempts);
+  // Chosen under the boot state's lock, and said; this start is counted while the activation runs.
+  const choice = chooseGeneration(settings.bootAttempts, log);
+  const { decision } = choice;
   if (decision.kind === "none") {
     log.fatal(
       [
@@ -49,16 +48,7 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
   }
   const { generation } = decision;
   const fallbackReason = decision.kind === "fallback" ? decision.reason : null;
-  if (decision.kind === "default") for (const note of decision.notes) log.warn(note);
-  if (decision.kind === "once") log.info(`booting ${generation.link} this once, as asked (--boot-once); the next start boots the default again`);
-  if (fallbackReason !== null) {
-    log.error(`the default generation is not booted: ${fallbackReason}`);
-    log.error(
-      `FALLING BACK to ${generation.link} (${generation.storePath}). To keep it as the default, run from Windows: ` +
-        `${RECOVERY_COMMAND} --rollback --generation ${generation.number}`,
-    );
-  }
-  const warnings: string[] = [];
+  const warnings = choice.warnings;
   const step = (what: string, action: () => void): void => {
     try {
       action();
@@ -74,19 +64,11 @@ export async function runNativeShim(argv0: string, args: readonly string[]): Pro
 
   // This start is counted while the activation runs: recorded, synced, before systemd starts.
   // The start of a generation already marked good changes nothing, and writes nothing.
-  const countThisStart = () => {
-    if (decision.state === assessed.state) return;
-    try {
-      writeBootState("/", decision.state);
-    } catch (error) {
-      const message = `could not count this start in ${BOOT_STATE} (${(error as Error).message}); booting without boot counting`;
-      log.warn(message);
-      warnings.push(message);
-    }
-  };
+  const countThisStart = () => choice.count();
   const halfway = setTimeout(() => log.warn(halfBudgetWarning(budget.ms, performance.now())), halfBudgetDelay(budget.ms, performance.now()));
   const activation = await runActivation(generation, log, settings.activationTimeoutSeconds, countThisStart);
   clearTimeout(halfway);
+  choice.count(); // done already, unless the activation could not even be tried
 
   const systemd = `${generation.storePath}/${SYSTEMD_BINARY}`;
   const argv = systemdArgv(argv0, args);

@@ -3,11 +3,12 @@
 // before the activation has finished. It waits for the activation, imports
 // /etc/set-environment once, then execs the user's real shell: exit code and
 // stdio pass through because this process becomes that shell.
-import { existsSync, readFileSync, watch } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync, watch } from "node:fs";
 import { execve } from "../../src/libc.ts";
 import { CONFIG_FILE } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
-import { DEFAULT_SHELL, IMPORT_SCRIPT, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
+import { errorCode } from "../../src/stepError.ts";
+import { DEFAULT_SHELL, importScript, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
 
 const CURRENT_SYSTEM = "/run/current-system";
 const SET_ENVIRONMENT = "/etc/set-environment";
@@ -75,17 +76,43 @@ export async function runWslShell(argv0: string, args: readonly string[]): Promi
       return execFirst([[plan.shell, plan.argv], [PROFILE_BASH, [plan.login ? "-bash" : PROFILE_BASH, ...args]], ["/bin/sh", [plan.login ? "-sh" : "/bin/sh", ...args]]]);
     }
   }
-  const fallback: Array<[string, readonly string[]]> = [[BASH, [plan.login ? "-bash" : BASH, ...args]]];
+  const fallback: Array<[string, readonly string[]]> = [
+    [BASH, [plan.login ? "-bash" : BASH, ...args]],
+    [PROFILE_BASH, [plan.login ? "-bash" : PROFILE_BASH, ...args]],
+    ["/bin/sh", [plan.login ? "-sh" : "/bin/sh", ...args]],
+  ];
+  let [shell, argv]: readonly [string, readonly string[]] = [plan.shell, plan.argv];
+  // Found before any exec: bash's exec of a program that cannot start would end the shell.
+  const why = shell === BASH ? null : whyNotStartable(shell);
+  if (why !== null) {
+    say(`cannot start ${shell}: ${why}; starting ${BASH} instead`);
+    [shell, argv] = fallback[0]!;
+  }
   if (plan.importEnvironment && existsSync(SET_ENVIRONMENT) && existsSync(BASH)) {
     // A shell reads the shell file: the import runs in bash, which then execs the real shell with the environment.
-    const viaImport = (shell: string, argv: readonly string[]): [string, readonly string[]] => [BASH, [`${WRAPPER_NAME}-env`, "-c", IMPORT_SCRIPT, argv[0]!, shell, ...argv.slice(1)]];
-    if (!existsSync(plan.shell)) {
-      say(`cannot start ${plan.shell}: it does not exist; starting ${BASH} instead`);
-      return execFirst([viaImport(BASH, fallback[0]![1])]);
-    }
-    return execFirst([viaImport(plan.shell, plan.argv)]);
+    return execFirst([[BASH, [`${WRAPPER_NAME}-env`, "-c", importScript(BASH), argv[0]!, shell, ...argv.slice(1)]], ...fallback.slice(1)]);
   }
-  return execFirst([[plan.shell, plan.argv], ...fallback]);
+  return execFirst([[shell, argv], ...fallback.filter(([program]) => program !== shell)]);
+}
+
+/** Why execve would refuse a program, or null: a missing file, a directory, no execute permission (or a noexec mount). */
+function whyNotStartable(path: string): string | null {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    return errorCode(error) === "ENOENT" ? "it does not exist" : `it cannot be looked at (${(error as Error).message})`;
+  }
+  if (!stats.isFile()) return stats.isDirectory() ? "it is a directory, not a program" : "it is not a regular file";
+  try {
+    accessSync(path, constants.X_OK);
+    return null;
+  } catch (error) {
+    const mode = `mode ${(stats.mode & 0o7777).toString(8).padStart(4, "0")}, owner uid ${stats.uid}`;
+    return (stats.mode & 0o111) === 0
+      ? `it is not executable (${mode}); make it so with chmod +x`
+      : `this user may not execute it (${mode}; ${errorCode(error) ?? (error as Error).message}, or a noexec mount)`;
+  }
 }
 
 /** Exec the first program that starts; returns only when none does. */

@@ -50,10 +50,21 @@ export function planShell(facts: ShellFacts): ShellPlan {
   return { shell, argv: [argv0, ...facts.args], login, importEnvironment: !underLogin && !alreadyDone, note };
 }
 
-/** The `-c` script that imports /etc/set-environment, then execs "$@" with "$0" as its argv[0]. */
-export const IMPORT_SCRIPT =
-  `. /etc/set-environment || echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
-  `export ${DONE_VARIABLE}=1; exec -a "$0" "$@"`;
+/**
+ * The `-c` script that imports /etc/set-environment, then execs "$@" with "$0"
+ * as its argv[0]. Should that exec fail after all (a program the kernel
+ * refuses), bash goes on (execfail) to `fallback`, a login shell when "$0"
+ * says so, with the same arguments: a user is never left without a shell.
+ */
+export function importScript(fallback: string): string {
+  const quoted = `'${fallback.replaceAll("'", "'\\''")}'`;
+  return (
+    `. /etc/set-environment || echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
+    `export ${DONE_VARIABLE}=1; shopt -s execfail; exec -a "$0" "$@"; ` +
+    `echo "${WRAPPER_NAME}: cannot start $1 (exit code $?, the lines above say why); starting ${fallback} instead" >&2; ` +
+    `case $0 in -*) exec -a -bash ${quoted} "\${@:2}" ;; *) exec ${quoted} "\${@:2}" ;; esac`
+  );
+}
 
 /** The user name of `uid` in an /etc/passwd text. */
 export function userOf(passwd: string, uid: number): string | null {

@@ -45,6 +45,8 @@ export interface BootOptions {
   readonly command?: readonly string[];
   /** false leaves the container without /dev/kmsg, as nspawn does by default. */
   readonly kmsg?: boolean;
+  /** More systemd-nspawn options (a read-only bind, …), before the command. */
+  readonly nspawnArgs?: readonly string[];
 }
 
 function commOf(pid: number): string | null {
@@ -115,6 +117,7 @@ export class Container {
         "--timezone=off",
         "--resolv-conf=off",
         "--kill-signal=SIGKILL",
+        ...(options.nspawnArgs ?? []),
         ...inside,
       ],
       { all: true, reject: false, stdin: "ignore", env: { TEST_CGROUPS: cgroup.directories.join(" ") } },

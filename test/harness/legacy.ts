@@ -34,7 +34,9 @@ export function giveHybridCgroups(root: string): void {
  * shells get login sessions as on NixOS with the module; off, the root has no
  * PAM service for them.
  */
-export async function bootLegacyDistro(options: { settings?: object; generations?: FakeGeneration[]; pam?: boolean } = {}): Promise<LegacyDistro> {
+export async function bootLegacyDistro(
+  options: { settings?: object; generations?: FakeGeneration[]; pam?: boolean; nspawnArgs?: (root: string) => readonly string[] } = {},
+): Promise<LegacyDistro> {
   const fake = makeFakeRoot({ generations: options.generations ?? [{ number: 1 }], pam: options.pam ?? true });
   giveHybridCgroups(fake.root);
   // As NixOS-WSL has it, no console getty: Debian's would restart every second (no agetty here) and keep systemd busy.
@@ -49,7 +51,7 @@ export async function bootLegacyDistro(options: { settings?: object; generations
   writeFileSync(join(fake.root, "etc/nixos-wsl-init.json"), JSON.stringify(settings));
   let container: Container | null = null;
   try {
-    container = await Container.boot(fake.dir, { command: ["/usr/bin/sleep", "infinity"], binaryAt: "/sbin/nixos-wsl-init" });
+    container = await Container.boot(fake.dir, { command: ["/usr/bin/sleep", "infinity"], binaryAt: "/sbin/nixos-wsl-init", nspawnArgs: options.nspawnArgs?.(fake.root) });
     await container.leader();
     return { fake, container };
   } catch (error) {
