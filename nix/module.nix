@@ -13,6 +13,8 @@
 #     nixos-wsl-recovery) is left out of its /bin snippet (`populateBin`) and, under
 #     services.envfs.enable (where NixOS-WSL turns populateBin off and fills
 #     envfs's fallback /bin from the same list), out of envfs's fallback /bin.
+#     (Under envfs /bin is envfs's mount once systemd is up: install-recovery
+#     then writes the entry beneath it, on the disk the system distro reads.)
 #     Written against NixOS-WSL eaeb18da90024448a60eb1ec7132eafa4003404e
 #     (2026-07-21), and evaluated against its real modules at that commit.
 #     Its `wsl.wslConf.boot.initTimeout` gets wsl.init.initTimeout (as a

@@ -20,6 +20,7 @@ import { replaceAtomically } from "../src/atomicFile.ts";
 import { fhsInterpreter, readInterpreter, writeInterpreter } from "./elf.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { errnoCode, errnoText } from "../src/rootPath.ts";
+import { BENEATH_OPTION, coveredDirectory, installBeneath, pathBeneath } from "./beneathMount.ts";
 
 const USAGE = `Usage: nixos-wsl-init install-recovery DEST [--stamp FILE]
   DEST          where to write the entry, e.g. /bin/nixos-wsl-recovery
@@ -71,10 +72,21 @@ export function installRecoveryEntry(source: string, destination: string): Insta
 interface InstallArgs {
   readonly destination: string;
   readonly stamp: string | null;
+  /** Set in the run beneath a covering mount: the mount point beneath and where to bind it. */
+  readonly beneath: { readonly mountPoint: string; readonly bindDir: string } | null;
 }
 
 function parseInstallArgs(args: readonly string[]): InstallArgs | string {
   const rest = [...args];
+  let beneath: InstallArgs["beneath"] = null;
+  const beneathAt = rest.indexOf(BENEATH_OPTION);
+  if (beneathAt !== -1) {
+    const value = rest[beneathAt + 1] ?? "";
+    const colon = value.lastIndexOf(":");
+    if (colon <= 0) return `${BENEATH_OPTION} needs MOUNT_POINT:BIND_DIR`;
+    beneath = { mountPoint: value.slice(0, colon), bindDir: value.slice(colon + 1) };
+    rest.splice(beneathAt, 2);
+  }
   let stamp: string | null = null;
   const stampAt = rest.indexOf("--stamp");
   if (stampAt !== -1) {
@@ -83,7 +95,7 @@ function parseInstallArgs(args: readonly string[]): InstallArgs | string {
     rest.splice(stampAt, 2);
   }
   if (rest.length !== 1 || rest[0]!.startsWith("-")) return "expected one destination path";
-  return { destination: rest[0]!, stamp };
+  return { destination: rest[0]!, stamp, beneath };
 }
 
 /** The first line of a stamp; a stamp without it (the "SOURCE -> DEST" of earlier versions) is never up to date. */
@@ -125,7 +137,7 @@ export function parseStamp(text: string): Stamp | null {
  * when it is, else why it must be written (null reason: nothing to report,
  * e.g. no stamp yet or a new executable).
  */
-export function entryProblem(stampFile: string, source: string, destination: string): { reason: string | null } | null {
+export function entryProblem(stampFile: string, source: string, destination: string, file = destination): { reason: string | null } | null {
   let stamp: Stamp | null;
   try {
     stamp = parseStamp(readFileSync(stampFile, "utf8"));
@@ -135,11 +147,11 @@ export function entryProblem(stampFile: string, source: string, destination: str
   if (stamp === null) return { reason: `its stamp ${stampFile} is from an older version or damaged` };
   if (stamp.source !== realpathSync(source) || stamp.destination !== destination) return { reason: null };
   try {
-    const stats = lstatSync(destination);
+    const stats = lstatSync(file);
     if (!stats.isFile()) return { reason: "it is not a regular file" };
     if (stats.size !== stamp.size) return { reason: `it had ${stats.size} bytes instead of ${stamp.size} (truncated or damaged)` };
     if ((stats.mode & 0o7777) !== 0o755) return { reason: `its mode was ${(stats.mode & 0o7777).toString(8)} instead of 755` };
-    if (fileDigest(destination).sha256 !== stamp.sha256) return { reason: "its content does not match what was installed (damaged)" };
+    if (fileDigest(file).sha256 !== stamp.sha256) return { reason: "its content does not match what was installed (damaged)" };
     return null;
   } catch (error) {
     return { reason: errnoCode(error) === "ENOENT" ? "it was missing" : `it could not be read: ${errnoText(error)}` };
@@ -162,28 +174,50 @@ export async function runInstallRecovery(args: readonly string[]): Promise<numbe
     process.stderr.write(`nixos-wsl-init install-recovery: ${parsed}\n${USAGE}\n`);
     return EXIT_USAGE;
   }
+  if (parsed.beneath === null) {
+    const covered = coveredDirectory(parsed.destination);
+    if (covered !== null) return installBeneath(covered, args);
+  }
+  // Beneath a covering mount, the file written is DEST as the distro's disk holds it.
+  let file = parsed.destination;
+  if (parsed.beneath !== null) {
+    const { mountPoint, bindDir } = parsed.beneath;
+    // Loaded here only: vitest (on Node) imports this module, and libc needs bun:ffi.
+    const { MS_BIND, mount } = await import("../src/libc.ts");
+    try {
+      mount(mountPoint, bindDir, null, MS_BIND);
+    } catch (error) {
+      process.stderr.write(
+        `nixos-wsl-init install-recovery: could not reach what lies beneath the mount on ${dirname(parsed.destination)}: ${(error as Error).message}\n` +
+          `(run it as root; or unmount ${dirname(parsed.destination)} and run again)\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    file = pathBeneath(parsed.destination, { directory: realpathSync(dirname(parsed.destination)), beneath: mountPoint }, bindDir);
+  }
+  const where = file === parsed.destination ? parsed.destination : `${parsed.destination} (beneath the filesystem mounted there, on the distro's disk)`;
   const source = process.execPath;
-  const problem = parsed.stamp === null ? { reason: null } : entryProblem(parsed.stamp, source, parsed.destination);
+  const problem = parsed.stamp === null ? { reason: null } : entryProblem(parsed.stamp, source, parsed.destination, file);
   if (problem === null) {
-    process.stdout.write(`${parsed.destination} is up to date\n`);
+    process.stdout.write(`${where} is up to date\n`);
     return EXIT_OK;
   }
   let result: InstalledEntry;
   try {
-    result = installRecoveryEntry(source, parsed.destination);
+    result = installRecoveryEntry(source, file);
   } catch (error) {
     process.stderr.write(
-      `nixos-wsl-init install-recovery: could not write ${parsed.destination}: ${(error as Error).message}\n` +
-        `(does ${dirname(parsed.destination)} exist and is it writable?)\n`,
+      `nixos-wsl-init install-recovery: could not write ${where}: ${(error as Error).message}\n` +
+        `(does ${dirname(file)} exist and is it writable?)\n`,
     );
     return EXIT_FAILURE;
   }
   const how = result.patched ? `its loader set to ${result.interpreter}` : `loader ${result.interpreter ?? "none (static)"}`;
   const why = problem.reason === null ? "" : `; written again because ${problem.reason}`;
-  process.stdout.write(`installed ${parsed.destination} (${how})${why}\n`);
+  process.stdout.write(`installed ${where} (${how})${why}\n`);
   if (parsed.stamp !== null) {
     try {
-      writeStamp(parsed.stamp, { source: realpathSync(source), destination: parsed.destination, ...fileDigest(parsed.destination) });
+      writeStamp(parsed.stamp, { source: realpathSync(source), destination: parsed.destination, ...fileDigest(file) });
     } catch (error) {
       // The entry is fine; without a stamp it is only written again at the next activation.
       process.stderr.write(

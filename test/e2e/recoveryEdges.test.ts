@@ -11,6 +11,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -231,5 +232,41 @@ describe("install-recovery --stamp checks the entry itself", () => {
     const again = await install(entry, stamp);
     expect(again.stdout).toMatch(/^installed /);
     expect((await install(entry, stamp)).stdout).toBe(`${entry} is up to date`);
+  });
+});
+
+// envfs binds a FUSE filesystem over /bin once systemd is up: at `nixos-rebuild
+// switch` the activation's install-recovery finds /bin a read-only mount of its
+// own, while the system distribution reads the directory beneath it on disk.
+describe("install-recovery when a mount covers the entry's directory (envfs on /bin)", () => {
+  it("writes the entry beneath the mount, on the disk, keeps its stamp there, and leaves no mount or directory behind", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "install-recovery-covered-"));
+    try {
+      // A read-only tmpfs stands in for envfs's mount, in a mount namespace of the test's own.
+      const script = [
+        "set -u",
+        'mount -t tmpfs -o ro,size=1m envfs-stand-in "$1/bin"',
+        'before=$(cat /proc/self/mountinfo)',
+        'for run in first second; do "$2" install-recovery "$1/bin/nixos-wsl-recovery" --stamp "$1/stamp"; echo "rc=$?"; done',
+        '[ "$before" = "$(cat /proc/self/mountinfo)" ] && echo mounts-unchanged',
+        'ls -A "$1/bin" | sed "s/^/seen-on-the-mount: /"',
+        'umount "$1/bin"',
+      ].join("\n");
+      mkdirSync(join(dir, "bin"));
+      const leftoversBefore = readdirSync(tmpdir()).filter((name) => name.startsWith("nixos-wsl-init-beneath-"));
+      const run = await execa("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, BINARY], { reject: false, all: true });
+      const entry = join(dir, "bin/nixos-wsl-recovery");
+      expect(run.all).toContain(`installed ${entry} (beneath the filesystem mounted there, on the distro's disk)`);
+      expect(run.all).toContain(`${entry} (beneath the filesystem mounted there, on the distro's disk) is up to date`);
+      expect(run.all!.match(/^rc=0$/gm)).toHaveLength(2);
+      expect(run.all).toContain("mounts-unchanged");
+      expect(run.all).not.toContain("seen-on-the-mount:");
+      // Beneath: the entry the system distribution runs, and it runs.
+      expect(statSync(entry).mode & 0o777).toBe(0o755);
+      expect((await execa(entry, ["--help"])).exitCode).toBe(0);
+      expect(readdirSync(tmpdir()).filter((name) => name.startsWith("nixos-wsl-init-beneath-"))).toEqual(leftoversBefore);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
