@@ -8,6 +8,7 @@
   stdenvNoCC,
   bun,
   nodejs,
+  cacert,
 }:
 
 let
@@ -39,6 +40,8 @@ let
     dontUnpack = true;
     nativeBuildInputs = [ nodejs ];
     impureEnvVars = lib.fetchers.proxyImpureEnvVars;
+    # The registry's certificate is checked against these too, whatever node was built with.
+    NODE_EXTRA_CA_CERTS = "${cacert}/etc/ssl/certs/ca-bundle.crt";
     npmSpecs = map (module: module.spec) runtimeModules;
     buildPhase = ''
       runHook preBuild

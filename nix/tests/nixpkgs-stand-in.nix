@@ -56,6 +56,7 @@ let
     stdenvNoCC = { inherit mkDerivation; };
     bun = placeholder "bun-${bunVersion}" { } // { version = bunVersion; };
     nodejs = placeholder "nodejs-22.20.0" { } // { version = "22.20.0"; };
+    cacert = placeholder "nss-cacert-3.115" { };
     callPackage = lib.callPackageWith pkgs;
     runCommand = name: env: script: placeholder name (env // { inherit script; });
   };
