@@ -40,7 +40,7 @@ export function formatChecks(checks: readonly Check[], title: string): string {
   const lines = [title];
   for (const check of checks) {
     lines.push(`${check.verdict.padEnd(4)}  ${check.name.padEnd(width)}  ${oneLine(check.evidence)}`);
-    if (check.fix !== null && check.verdict !== "ok") lines.push(`${" ".repeat(width + 6)}-> ${oneLine(check.fix)}`);
+    if (check.fix !== null && check.verdict !== "ok") lines.push(`${" ".repeat(width + 8)}-> ${oneLine(check.fix)}`);
   }
   const sum = summaryOf(checks);
   const parts = [`${sum.ok} ok`, `${sum.warn} warning${sum.warn === 1 ? "" : "s"}`, `${sum.fail} failure${sum.fail === 1 ? "" : "s"}`];

@@ -48,7 +48,10 @@ export class BoundedSystemd {
     const left = this.deadline - Date.now();
     if (left < 200) return none(`doctor's time for asking systemd ran out before ${tool} ${args.join(" ")}`);
     const timeout = Math.min(this.perCallMs, left);
-    const argv = [...this.prefix, path, ...args];
+    // Through nsenter the tool runs as nsenter's child in another PID namespace: killing nsenter at
+    // the time limit would leave it holding our pipe, so there coreutils' timeout ends it from inside.
+    const inside = this.prefix.length > 0 && findTool("timeout") !== null ? [findTool("timeout")!, "-s", "KILL", `${Math.max(0.1, (timeout - 100) / 1000)}`] : [];
+    const argv = [...this.prefix, ...inside, path, ...args];
     const result = spawnSync(argv[0]!, argv.slice(1), {
       encoding: "utf8",
       timeout,
