@@ -57,9 +57,9 @@ export function sessionChecks(ctx: DoctorContext): Check[] {
     if (p.Result && p.Result !== "success") why.push(`Result: ${p.Result}`);
     if (p.LoadState && p.LoadState !== "loaded") why.push(`LoadState: ${p.LoadState}`);
     if (dropIns.length > 0) why.push(`drop-ins: ${dropIns.join(", ")}`);
-    const log = systemd.journalctl(["-b", "-u", unit, "-n", "3", "-o", "cat", "-q"]);
+    const log = systemd.journalctl(["-b", "-u", unit, "-p", "warning", "-n", "3", "-o", "cat", "-q"]);
     const lines = log.stdout.trim().split("\n").filter(Boolean);
-    if (lines.length > 0) why.push(`its log: ${lines.join(" | ")}`);
+    if (lines.length > 0) why.push(`its warnings: ${lines.join(" | ")}`);
     else if (!ctx.isRoot) why.push("its log needs root (sudo nixos-wsl-init doctor)");
     const started = p.Result !== undefined && p.Result !== "success";
     const next = started

@@ -198,7 +198,8 @@ function recoveryEntry(ctx: DoctorContext): Check {
   } catch (error) {
     return fail(G, name, `${RECOVERY_ENTRY} is missing (${(error as Error).message}): the system distribution has nothing to run when the distro does not start`, `as root: nixos-rebuild switch (the activation runs nixos-wsl-init install-recovery ${RECOVERY_ENTRY} --stamp ${RECOVERY_STAMP})`);
   }
-  const rewrite = `as root: nixos-wsl-init install-recovery ${RECOVERY_ENTRY} --stamp ${RECOVERY_STAMP} (or nixos-rebuild switch)`;
+  const install = `nixos-wsl-init install-recovery ${RECOVERY_ENTRY} --stamp ${RECOVERY_STAMP}`;
+  const rewrite = ctx.live ? `as root: ${install} (or nixos-rebuild switch)` : `${RECOVERY_COMMAND.replace(/^.*-- /, "")} -c '${install}'`;
   let size: number;
   try {
     const stats = lstatSync(host);

@@ -136,6 +136,7 @@ describe("nixos-wsl-init doctor", () => {
     // A drop-in that makes every user manager fail, in place before WSL's login starts one.
     mkdirSync(join(fake.root, "etc/systemd/system/user@.service.d"), { recursive: true });
     writeFileSync(join(fake.root, "etc/systemd/system/user@.service.d/doctor-break.conf"), "[Service]\nExecStartPre=/usr/bin/false\n");
+    symlinkSync("/dev/null", join(fake.root, "etc/systemd/system/console-getty.service"));
     const wsl = await WslStandIn.boot(fake);
     cleanups.push(() => wsl.stop());
     expect(["running", "degraded"]).toContain(await wsl.container.systemState());
@@ -152,6 +153,8 @@ describe("nixos-wsl-init doctor", () => {
     expect(manager.evidence).toContain('WSL says "Failed to start the systemd user session"');
     expect(manager.fix).toContain("remove or fix /etc/systemd/system/user@.service.d/doctor-break.conf");
     expect(manager.fix).toContain("systemctl reset-failed user@1000.service");
+    expect(line(stopped.report, "failed units").evidence).toBe("1 failed: user@1000.service");
+    expect(line(stopped.report, "user bus").verdict).toBe("skip");
 
     console.log(`doctor after a stopped activation and a failing user manager:\n${stopped.stdout}`);
     // The executable stays reachable (a private bind: / is shared, so a peer would get the next bind too) at /nix/doctor-bin; /sbin/init becomes a plain file (binds in the container's own namespace).
@@ -172,6 +175,7 @@ describe("nixos-wsl-init doctor", () => {
     process.kill(leader, "SIGSTOP");
     try {
       const frozen = await doctor(wsl, "/nix/doctor-bin");
+      console.log(`doctor with systemd frozen: ${frozen.ms.toFixed(0)} ms`);
       expect(frozen.ms).toBeLessThan(10_000);
       expect(line(frozen.report, "systemd")).toMatchObject({ verdict: "FAIL", evidence: expect.stringMatching(/systemd did not answer 'systemctl .*' within 3\.0 s/) });
       expect(frozen.exitCode).toBe(2);
