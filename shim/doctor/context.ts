@@ -8,7 +8,12 @@ import { errorCode } from "../../src/stepError.ts";
 import { type BootRecord, readBootRecord } from "../native/bootRecord.ts";
 import type { BoundedSystemd } from "./systemctl.ts";
 
-export type RecordRead = { readonly kind: "none" } | { readonly kind: "ok"; readonly record: BootRecord } | { readonly kind: "bad"; readonly problem: string };
+export type RecordRead =
+  | { readonly kind: "none" }
+  /** Not readable by this user (legacy mode keeps /run/nixos-wsl at 0700). */
+  | { readonly kind: "denied" }
+  | { readonly kind: "ok"; readonly record: BootRecord }
+  | { readonly kind: "bad"; readonly problem: string };
 
 export interface DoctorContext {
   readonly root: string;
@@ -70,6 +75,7 @@ function readRecord(): RecordRead {
     return { kind: "ok", record: readBootRecord(BOOT_RECORD) };
   } catch (error) {
     if (errorCode(error) === "ENOENT") return { kind: "none" };
+    if (errorCode(error) === "EACCES") return { kind: "denied" };
     return { kind: "bad", problem: (error as Error).message };
   }
 }

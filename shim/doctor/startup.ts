@@ -9,7 +9,7 @@ import { describeActivation } from "../boot/activationResult.ts";
 import { describeAssessment } from "../native/bootRecord.ts";
 import { describeBudget, parseSystemdTimes, type SystemdTime } from "../wsl/budget.ts";
 import { BUDGET_OPTION } from "../wsl/wslConf.ts";
-import { type Check, fail, ok, warn } from "./check.ts";
+import { type Check, fail, ok, skip, warn } from "./check.ts";
 import { type DoctorContext, inRoot } from "./context.ts";
 import { realpathSync } from "node:fs";
 
@@ -23,7 +23,9 @@ export function startupChecks(ctx: DoctorContext): Check[] {
     checks.push(...nextStartChecks(ctx));
   } else if (record.kind === "bad") {
     checks.push(fail(G, "boot record", `${BOOT_RECORD} cannot be read: ${record.problem}`, `look at the kernel log of this start (dmesg | grep nixos-wsl-init), ${RESTART}`));
-  } else if (record.kind === "none") {
+  } else if (record.kind === "denied" && ctx.mode === "native") {
+    checks.push(skip(G, "boot record", `${BOOT_RECORD} is not readable by uid ${process.getuid?.()}`, "run it as root: sudo nixos-wsl-init doctor"));
+  } else if (record.kind === "none" || record.kind === "denied") {
     checks.push(
       ctx.mode === "legacy"
         ? ok(G, "boot record", "legacy mode: systemd was started by syschdemd, which keeps no boot record (nixos-wsl-init status shows its state)")

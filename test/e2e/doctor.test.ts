@@ -11,6 +11,8 @@ import { runCleanups } from "../harness/cleanups.ts";
 import { makeFakeRoot, storeName } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { waitFor } from "../harness/proc.ts";
+import { maskContainerFailures, runLoginShell } from "../harness/legacy.ts";
+import { legacyDistroPerTest } from "../harness/legacyDistros.ts";
 import { runFromSystemDistro } from "../harness/systemDistro.ts";
 import { installBinLine, prepareWslRoot, WslStandIn } from "../harness/wslStandIn.ts";
 
@@ -212,4 +214,37 @@ describe("nixos-wsl-recovery --doctor", () => {
     expect(json).toMatchObject({ exitCode: 2, root: "/mnt/wslg/distro" });
     console.log(`nixos-wsl-recovery --doctor:\n${run.stdout}`);
   }, 60_000);
+});
+
+describe("nixos-wsl-init doctor in legacy mode", () => {
+  const bootLegacy = legacyDistroPerTest();
+  it("is all ok from the user's shell inside systemd's namespaces, and asks systemd through them from outside as root", async () => {
+    const binary = "/sbin/nixos-wsl-init";
+    const install = (command: string) => `/usr/bin/bash -c 'exec -a nixos-wsl-init "$1" ${command}' bash ${binary}`;
+    const activate = `${installBinLine(storePath(1), binary)}\n${install(`install-recovery /bin/nixos-wsl-recovery --stamp ${STAMP}`)}`;
+    const distro = await bootLegacy({ generations: [{ number: 1, activate }] });
+    maskContainerFailures(distro.fake);
+    writeFileSync(join(distro.fake.root, "etc/wsl.conf"), "[boot]\nsystemd=false\n[user]\ndefault=root\n");
+    for (const tool of ["true", "mount", "login"]) symlinkSync(`/usr/bin/${tool}`, join(distro.fake.root, distro.fake.storePath(1), "sw/bin", tool));
+    expect((await runLoginShell(distro.container, { args: ["-c", "true"] })).exitCode).toBe(0);
+    expect((await distro.container.exec(["bash", "-c", `exec -a nixos-wsl-init ${binary} bless`])).exitCode).toBe(0);
+
+    // From the user's shell (a logind session of its own): user@1000 runs while it does.
+    const inside = await runLoginShell(distro.container, { args: ["-c", `exec -a nixos-wsl-init ${binary} doctor`] });
+    const report = parseReport(inside.stdout);
+    expect(report.filter((l) => l.verdict === "warn" || l.verdict === "FAIL"), inside.stdout + inside.stderr).toEqual([]);
+    expect(inside.exitCode).toBe(0);
+    expect(inside.stdout).toMatch(/^nixos-wsl-init doctor: legacy mode, as uid 1000/);
+    expect(line(report, "boot record").evidence).toContain("legacy mode");
+    expect(line(report, "/sbin/init").verdict).toBe("skip");
+    expect(line(report, "wsl.conf mode").evidence).toContain("as legacy mode needs");
+    for (const name of ["systemd", "failed units", "user@1000.service", "user bus", "XDG_RUNTIME_DIR", "recovery entry", "/bin/login"]) expect(line(report, name).verdict, name).toBe("ok");
+
+    // As root from WSL's side (outside systemd's namespaces): systemd is asked through nsenter.
+    const outside = await distro.container.exec(["bash", "-c", `exec -a nixos-wsl-init ${binary} doctor`]);
+    const fromOutside = parseReport(outside.stdout);
+    expect(line(fromOutside, "systemd"), outside.stdout).toMatchObject({ verdict: "ok", evidence: "running" });
+    expect(line(fromOutside, "failed units").verdict).toBe("ok");
+    console.log(`doctor in legacy mode, from the user's shell:\n${inside.stdout}`);
+  }, 120_000);
 });
