@@ -48,12 +48,25 @@ export function systemdChecks(ctx: DoctorContext): Check[] {
   }
   const jobs = systemd.systemctl(["list-jobs", "--no-legend", "--plain", "--full"]);
   if (jobs.noAnswer === null) {
-    const lines = jobs.stdout.split("\n").map((line) => line.trim()).filter((line) => /^\d+\s/.test(line));
-    const shown = lines.slice(0, 3).map((line) => line.split(/\s+/).slice(1, 3).join(" ")).join(", ");
+    // "ID UNIT TYPE STATE": the running jobs are what the waiting ones wait for.
+    const queued = jobs.stdout
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => /^\d+$/.test(fields[0] ?? "") && fields.length >= 4)
+      .map(([, unit, type, state]) => ({ unit: unit!, type: type!, running: state === "running" }));
+    const running = queued.filter((job) => job.running);
+    const waiting = queued.filter((job) => !job.running);
+    const list = (some: typeof queued) => some.slice(0, 3).map((job) => `${job.unit} (${job.type})`).join(", ") + (some.length > 3 ? ", …" : "");
+    const holder = running[0] ?? queued[0];
     checks.push(
-      lines.length === 0
+      holder === undefined
         ? ok(G, "jobs", "none queued")
-        : warn(G, "jobs", `${lines.length} still queued: ${shown}${lines.length > 3 ? ", …" : ""}`, `see what holds them: systemctl list-jobs; systemctl status ${lines[0]!.split(/\s+/)[1]}`),
+        : warn(
+            G,
+            "jobs",
+            `${queued.length} queued; running: ${list(running) || "none"}; waiting: ${list(waiting) || "none"}`,
+            `see what holds them: systemctl status ${holder.unit}; journalctl -b -u ${holder.unit}; systemctl list-jobs`,
+          ),
     );
   }
   return checks;

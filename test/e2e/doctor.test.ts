@@ -6,7 +6,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { installBlessUnit, recordIn } from "../harness/assessment.ts";
+import { installBlessUnit, NEVER_COMPLETES, recordIn } from "../harness/assessment.ts";
 import { runCleanups } from "../harness/cleanups.ts";
 import { makeFakeRoot, storeName } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
@@ -85,7 +85,10 @@ describe("nixos-wsl-init doctor", () => {
     await waitFor("the generation to be blessed", 20_000, () => recordIn(fake, 1)?.blessed === true);
     expect(await wsl.container.systemState()).toBe("running");
 
+    const state = () => Promise.all(["/var/lib/nixos-wsl-init/boot-state.json", STAMP, "/run/nixos-wsl/boot.json"].map((path) => wsl.container.readFile(path)));
+    const before = await state();
     const healthy = await doctor(wsl);
+    expect(await state()).toEqual(before); // doctor changes nothing
     const notOk = healthy.report.filter((l) => l.verdict !== "ok" && l.verdict !== "skip");
     expect(notOk, healthy.stdout + healthy.stderr).toEqual([]);
     expect(healthy.exitCode).toBe(0);
@@ -130,8 +133,10 @@ describe("nixos-wsl-init doctor", () => {
     console.log(`doctor after five breakages:\n${broken.stdout}`);
   }, 120_000);
 
-  it("names a stopped activation, a failing user manager, a non-executable /sbin/init and a full store; with systemd frozen it ends within 10 s", async () => {
-    const fake = makeFakeRoot({ generations: [{ number: 1, activate: `${installBinLine(storePath(1))}\n${installRecoveryLine}\nsleep 30` }], pam: true });
+  it("names a stopped activation, a start that never completes, a failing user manager, a non-executable /sbin/init and a full store; with systemd frozen it ends within 10 s", async () => {
+    // The activation leaves a unit that multi-user.target waits on forever, then hangs until its deadline.
+    const activate = `${installBinLine(storePath(1))}\n${installRecoveryLine}\n${NEVER_COMPLETES}\nsleep 30`;
+    const fake = makeFakeRoot({ generations: [{ number: 1, activate }], pam: true });
     cleanups.push(() => fake.remove());
     prepareWslRoot(fake, [1], { wslConf: WSL_CONF, config: { activationTimeoutSeconds: 2 } });
     writeFileSync(join(fake.root, "nix/doctor-bin"), "");
@@ -141,7 +146,7 @@ describe("nixos-wsl-init doctor", () => {
     symlinkSync("/dev/null", join(fake.root, "etc/systemd/system/console-getty.service"));
     const wsl = await WslStandIn.boot(fake);
     cleanups.push(() => wsl.stop());
-    expect(["running", "degraded"]).toContain(await wsl.container.systemState());
+    expect((await wsl.waitForSystemd(8_000)).passed).toBe(false); // WSL gives up: systemd is still "starting"
     expect((await wsl.startUserSession("nixos", 3_000)).active).toBe(false); // WSL: "Failed to start the systemd user session"
 
     const stopped = await doctor(wsl);
@@ -156,6 +161,11 @@ describe("nixos-wsl-init doctor", () => {
     expect(manager.fix).toContain("remove or fix /etc/systemd/system/user@.service.d/doctor-break.conf");
     expect(manager.fix).toContain("systemctl reset-failed user@1000.service");
     expect(line(stopped.report, "failed units").evidence).toBe("1 failed: user@1000.service");
+    expect(line(stopped.report, "systemd")).toMatchObject({ verdict: "warn", evidence: expect.stringMatching(/^starting: the start is not finished yet/) });
+    const jobs = line(stopped.report, "jobs");
+    expect(jobs.verdict).toBe("warn");
+    expect(jobs.evidence).toMatch(/^\d+ queued; running: never-done\.service \(start\); waiting: .*multi-user\.target \(start\)/);
+    expect(jobs.fix).toBe("see what holds them: systemctl status never-done.service; journalctl -b -u never-done.service; systemctl list-jobs");
     expect(line(stopped.report, "user bus").verdict).toBe("skip");
 
     console.log(`doctor after a stopped activation and a failing user manager:\n${stopped.stdout}`);
