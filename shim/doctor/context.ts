@@ -93,7 +93,7 @@ function pid1StartMs(): number | null {
   }
 }
 
-export function liveContext(systemd: BoundedSystemd): DoctorContext {
+export function liveContext(systemd: BoundedSystemd | null): DoctorContext {
   const record = readRecord();
   const startedAtMs = record.kind === "ok" ? Date.parse(record.record.bootedAt) - record.record.shimMs : pid1StartMs();
   return { root: "/", live: true, isRoot: process.geteuid?.() === 0, mode: modeOf("/"), record, startedAtMs, systemd };

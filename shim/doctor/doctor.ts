@@ -6,7 +6,9 @@ import { parseArgs } from "@pkgjs/parseargs";
 import { EXIT_USAGE } from "../../src/exitCodes.ts";
 import { readState } from "../legacy/state.ts";
 import { findSystemdTools } from "../legacy/systemdProcess.ts";
-import { type Check, checksJson, exitCodeOf, formatChecks, skip } from "./check.ts";
+import { existsSync } from "node:fs";
+import { NIXOS_MARKER, RECOVERY_COMMAND } from "../../src/paths.ts";
+import { type Check, checksJson, exitCodeOf, fail, formatChecks, skip } from "./check.ts";
 import { type DoctorContext, liveContext, modeOf, offlineContext } from "./context.ts";
 import { interopChecks } from "./interop.ts";
 import { sessionChecks, sessionUser } from "./session.ts";
@@ -76,10 +78,13 @@ export function runDoctor(args: readonly string[]): number {
   if (typeof parsed === "number") return parsed;
   const started = performance.now();
   const { asker, note } = systemdAsker();
-  const ctx: DoctorContext = liveContext(asker ?? new BoundedSystemd(0));
-  const live: DoctorContext = asker === null ? { ...ctx, systemd: null } : ctx;
+  const live: DoctorContext = liveContext(asker);
   const user = sessionUser(live);
+  const notNixos = existsSync(`/${NIXOS_MARKER}`)
+    ? []
+    : [fail("start-up", "NixOS", `/${NIXOS_MARKER} is missing: this is not a NixOS system, and what follows assumes one`, `run doctor inside the NixOS distro (wsl -d NixOS), or, when it does not start: ${RECOVERY_COMMAND} --doctor`)];
   const checks: Check[] = [
+    ...notNixos,
     ...startupChecks(live),
     ...wslFileChecks(live),
     ...spaceChecks(live),

@@ -1,7 +1,7 @@
 // Start-up: the boot record (fallback, activation, budget) and the boot
 // assessment, read with the readers `status` uses.
-import { decideBoot, recordOf } from "../../src/bootAssessment.ts";
-import { bootFacts, bootProblem, listGenerations } from "../../src/generations.ts";
+import { recordOf } from "../../src/bootAssessment.ts";
+import { nextStartChecks } from "./nextStart.ts";
 import { BOOT_STATE, readBootState } from "../../src/bootState.ts";
 import { DEFAULT_SETTINGS, loadSettings } from "../../src/config.ts";
 import { BOOT_RECORD, CONFIG_FILE, RECOVERY_COMMAND } from "../../src/paths.ts";
@@ -20,7 +20,7 @@ export function startupChecks(ctx: DoctorContext): Check[] {
   const checks: Check[] = [];
   const { record } = ctx;
   if (!ctx.live) {
-    checks.push(...nextStartChecks(ctx));
+    checks.push(...nextStartChecks(ctx, attemptsSetting(ctx)));
   } else if (record.kind === "bad") {
     checks.push(fail(G, "boot record", `${BOOT_RECORD} cannot be read: ${record.problem}`, `look at the kernel log of this start (dmesg | grep nixos-wsl-init), ${RESTART}`));
   } else if (record.kind === "denied" && ctx.mode === "native") {
@@ -81,7 +81,7 @@ export function startupChecks(ctx: DoctorContext): Check[] {
     }
   }
   checks.push(assessmentCheck(ctx));
-  if (ctx.live) checks.push(...nextStartChecks(ctx));
+  if (ctx.live) checks.push(...nextStartChecks(ctx, attemptsSetting(ctx)));
   checks.push(settingsCheck(ctx));
   return checks;
 }
@@ -151,75 +151,3 @@ function settingsCheck(ctx: DoctorContext): Check {
 }
 
 
-/**
- * What the next start boots, decided as the shim decides it (nothing is
- * written), and whether any generation is left that boots well.
- */
-function nextStartChecks(ctx: DoctorContext): Check[] {
-  const { state, warning } = readBootState(ctx.root);
-  const attempts = attemptsSetting(ctx);
-  const decision = decideBoot(bootFacts(ctx.root), state, attempts);
-  const enter = ctx.live ? "as root: nixos-rebuild switch --rollback, or from Windows: " + RECOVERY_COMMAND : RECOVERY_COMMAND.replace(/^.*-- /, "");
-  const checks: Check[] = [];
-  const name = (g: { number: number | null; link: string }) => (g.number === null ? g.link : `generation ${g.number}`);
-  switch (decision.kind) {
-    case "none":
-      checks.push(
-        fail(
-          G,
-          "next start",
-          `no generation can boot: ${decision.reasons.join("; ")}`,
-          `enter a system by its store path and rebuild: ${enter} --system /nix/store/…-nixos-system-… -- nixos-rebuild switch`,
-        ),
-      );
-      break;
-    case "fallback":
-      checks.push(
-        warn(
-          G,
-          "next start",
-          `FALLS BACK to ${name(decision.generation)}: ${decision.reason}`,
-          decision.generation.number === null ? "fix the default generation" : `keep it as the default: ${RECOVERY_COMMAND} --rollback --generation ${decision.generation.number}`,
-        ),
-      );
-      break;
-    case "once":
-      checks.push(ok(G, "next start", `boots ${name(decision.generation)} once, as asked (--boot-once)`));
-      break;
-    case "default":
-      checks.push(
-        decision.notes.length > 0
-          ? warn(G, "next start", `boots ${name(decision.generation)}, but: ${decision.notes.join("; ")}`, `see why the boot never completes: ${enter} -c 'journalctl -b -1 -p warning --no-pager | tail -40'`)
-          : ok(G, "next start", `boots the default, ${name(decision.generation)}${warning ? ` (${warning})` : ""}`),
-      );
-  }
-  // Every generation either cannot boot or was started attempts times without being marked good: nothing left to fall back to.
-  let generations: ReturnType<typeof listGenerations> = [];
-  try {
-    generations = listGenerations(ctx.root);
-  } catch (error) {
-    checks.push(fail(G, "generations", (error as Error).message, `enter a system by its store path: ${enter} --system /nix/store/…-nixos-system-…`));
-    return checks;
-  }
-  const why = generations.map((g) => {
-    if ("problem" in g) return `${g.link}: ${g.problem}`;
-    const problem = bootProblem(ctx.root, g);
-    if (problem !== null) return problem;
-    const record = recordOf(state, g.storePath);
-    return attempts > 0 && !record.blessed && record.tries >= attempts ? `generation ${g.number} was started ${record.tries} times without being marked good` : null;
-  });
-  if (generations.length > 0 && why.every((reason) => reason !== null)) {
-    checks.push(
-      fail(
-        G,
-        "generations",
-        `none of the ${generations.length} generations boots well: ${why.join("; ")}`,
-        `read the last start's errors: ${enter} -c 'journalctl -b -1 -p warning --no-pager | tail -40'; fix the configuration and nixos-rebuild switch there`,
-      ),
-    );
-  } else {
-    const good = generations.filter((_, index) => why[index] === null).map((g) => g.number);
-    checks.push(ok(G, "generations", `${generations.length} generation(s); bootable without known failures: ${good.join(", ") || "none"}`));
-  }
-  return checks;
-}
