@@ -65,13 +65,45 @@ export function sessionChecks(ctx: DoctorContext): Check[] {
     const next = started
       ? `see why: systemctl status ${unit}; journalctl -b -u ${unit}${dropIns.length > 0 ? `; a drop-in changes it: systemctl cat ${unit}, and remove or fix ${dropIns[0]}` : ""}; ` +
         `then as root: systemctl reset-failed ${unit}, and start a new shell (or wsl --terminate NixOS)`
-      : `nothing started it: WSL starts it with /bin/login -f ${user.name} through PAM's pam_systemd (look at loginctl list-sessions and journalctl -b -u systemd-logind); ` +
-        `or keep it running without a session: loginctl enable-linger ${user.name}`;
+      : pamStartsSession(ctx.root, pamService(ctx)) === false
+        ? `/etc/pam.d/${pamService(ctx)} has no pam_systemd, so ${ctx.mode === "native" ? `WSL's /bin/login -f ${user.name}` : "legacy mode's shells"} register no session and nothing starts the user manager: ` +
+          `set security.pam.services.${pamService(ctx)}.startSession = true${ctx.mode === "legacy" ? " (the module does, with wsl.init.legacy.loginSession)" : ""}, nixos-rebuild switch, then open a new shell`
+        : `nothing started it: WSL starts it with /bin/login -f ${user.name} through PAM's pam_systemd (look at loginctl list-sessions and journalctl -b -u systemd-logind); ` +
+          `or keep it running without a session: loginctl enable-linger ${user.name}`;
     checks.push(fail(G, unit, `${user.name}'s user manager is ${why.join("; ")}: WSL says "Failed to start the systemd user session"`, next));
   }
   checks.push(ok(G, "linger", lingers ? `on for ${user.name}: the user manager runs without a session` : `off for ${user.name}: the user manager lives while a session does`));
   checks.push(...busChecks(user, p.ActiveState === "active"));
   return checks;
+}
+
+/** The PAM service that opens the sessions: WSL's `/bin/login -f USER` in native mode, legacy mode's own for its shells. */
+function pamService(ctx: DoctorContext): string {
+  return ctx.mode === "native" ? "login" : "nixos-wsl-init";
+}
+
+/**
+ * Whether a PAM service (`login`, which WSL's `/bin/login -f USER` uses) runs
+ * pam_systemd, following its @include and substack/include lines; null when
+ * /etc/pam.d/login cannot be read.
+ */
+export function pamStartsSession(root: string, service = "login", seen = new Set<string>()): boolean | null {
+  if (seen.has(service)) return false;
+  seen.add(service);
+  let text: string | null;
+  try {
+    text = readInRoot(root, `/etc/pam.d/${service}`);
+  } catch {
+    text = null;
+  }
+  if (text === null) return seen.size === 1 ? null : false;
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (/^session\s.*pam_systemd\.so/.test(line)) return true;
+    const included = /^@include\s+(\S+)/.exec(line)?.[1] ?? /^session\s+(?:include|substack)\s+(\S+)/.exec(line)?.[1];
+    if (included && pamStartsSession(root, included, seen)) return true;
+  }
+  return false;
 }
 
 /** Whether the user manager was active before WSL stopped waiting for it (the same initTimeout, counted from the shim's start). */

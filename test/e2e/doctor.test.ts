@@ -11,7 +11,7 @@ import { runCleanups } from "../harness/cleanups.ts";
 import { makeFakeRoot, storeName } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { waitFor } from "../harness/proc.ts";
-import { maskContainerFailures, runLoginShell } from "../harness/legacy.ts";
+import { inSystemd, maskContainerFailures, runLoginShell } from "../harness/legacy.ts";
 import { legacyDistroPerTest } from "../harness/legacyDistros.ts";
 import { runFromSystemDistro } from "../harness/systemDistro.ts";
 import { installBinLine, prepareWslRoot, WslStandIn } from "../harness/wslStandIn.ts";
@@ -257,5 +257,14 @@ describe("nixos-wsl-init doctor in legacy mode", () => {
     expect(line(fromOutside, "systemd"), outside.stdout).toMatchObject({ verdict: "ok", evidence: "running" });
     expect(line(fromOutside, "failed units").verdict).toBe("ok");
     console.log(`doctor in legacy mode, from the user's shell:\n${inside.stdout}`);
+
+    // Sessions without pam_systemd: the user manager is never started, and doctor says where that comes from.
+    expect((await distro.container.exec(["sed", "-i", "/pam_systemd/d", "/etc/pam.d/common-session"])).exitCode).toBe(0);
+    expect((await inSystemd(distro.container, ["systemctl", "stop", "user@1000.service"])).exitCode).toBe(0);
+    expect((await runLoginShell(distro.container, { args: ["-c", "true"] })).exitCode).toBe(0);
+    const noPam = parseReport((await distro.container.exec(["bash", "-c", `exec -a nixos-wsl-init ${binary} doctor`])).stdout);
+    const manager = line(noPam, "user@1000.service");
+    expect(manager).toMatchObject({ verdict: "FAIL", evidence: expect.stringMatching(/^nixos's user manager is inactive \(dead\)/) });
+    expect(manager.fix).toMatch(/^\/etc\/pam\.d\/nixos-wsl-init has no pam_systemd, so legacy mode's shells register no session .*security\.pam\.services\.nixos-wsl-init\.startSession = true/);
   }, 120_000);
 });

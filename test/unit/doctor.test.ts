@@ -59,3 +59,27 @@ describe("space", () => {
     expect(judgeRoom({ freeBytes: 0, totalBytes: 8 * 1024 ** 2, freeInodes: 0, totalInodes: 0 })).toBe("FAIL");
   });
 });
+
+describe("the PAM service WSL's login uses", () => {
+  it("runs pam_systemd directly, through @include or through include/substack; or says it does not", async () => {
+    const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { pamStartsSession } = await import("../../shim/doctor/session.ts");
+    const root = mkdtempSync("/tmp/nixos-wsl-init-test-");
+    try {
+      expect(pamStartsSession(root)).toBeNull();
+      mkdirSync(`${root}/etc/pam.d`, { recursive: true });
+      const login = (text: string) => writeFileSync(`${root}/etc/pam.d/login`, text);
+      login("session required pam_unix.so\nsession optional /nix/store/x-systemd/lib/security/pam_systemd.so\n"); // as NixOS writes it
+      expect(pamStartsSession(root)).toBe(true);
+      writeFileSync(`${root}/etc/pam.d/common-session`, "session required pam_unix.so\nsession optional pam_systemd.so\n");
+      login("@include common-session\n");
+      expect(pamStartsSession(root)).toBe(true);
+      login("session include common-session\n");
+      expect(pamStartsSession(root)).toBe(true);
+      login("# session optional pam_systemd.so\nsession required pam_unix.so\n@include login\n"); // commented out, and a loop
+      expect(pamStartsSession(root)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
