@@ -134,12 +134,13 @@ describe("nixos-wsl-init doctor", () => {
     console.log(`doctor after five breakages:\n${broken.stdout}`);
   }, 120_000);
 
-  it("names a stopped activation, a start that never completes, a failing user manager, a non-executable /sbin/init and a full store; with systemd frozen it ends within 10 s", async () => {
+  it("names a stopped activation, a budget overrun, a start that never completes, a failing user manager, a non-executable /sbin/init and a full store; with systemd frozen it ends within 10 s", async () => {
     // The activation leaves a unit that multi-user.target waits on forever, then hangs until its deadline.
     const activate = `${installBinLine(storePath(1))}\n${installRecoveryLine}\n${NEVER_COMPLETES}\nsleep 30`;
     const fake = makeFakeRoot({ generations: [{ number: 1, activate }], pam: true });
     cleanups.push(() => fake.remove());
-    prepareWslRoot(fake, [1], { wslConf: WSL_CONF, config: { activationTimeoutSeconds: 2 } });
+    // WSL waits 3 s: the stopped activation alone takes longer.
+    prepareWslRoot(fake, [1], { wslConf: WSL_CONF.replace("systemd=true\n", "systemd=true\ninitTimeout=3000\n"), config: { activationTimeoutSeconds: 2 } });
     writeFileSync(join(fake.root, "nix/doctor-bin"), "");
     // A drop-in that makes every user manager fail, in place before WSL's login starts one.
     mkdirSync(join(fake.root, "etc/systemd/system/user@.service.d"), { recursive: true });
@@ -155,6 +156,9 @@ describe("nixos-wsl-init doctor", () => {
     expect(activation.verdict, stopped.stdout).toBe("FAIL");
     expect(activation.evidence).toMatch(/STOPPED at its deadline of 2 s, stuck in: sleep 30/);
     expect(activation.fix).toContain("wsl.init.activationTimeout");
+    const budget = line(stopped.report, "init budget");
+    expect(budget).toMatchObject({ verdict: "warn", evidence: expect.stringMatching(/OVER the 3 s WSL waits/) });
+    expect(budget.fix).toMatch(/^set wsl\.init\.initTimeout \(\[boot\] initTimeout in \/etc\/wsl\.conf\) above the \d+ s this start took/);
     const manager = line(stopped.report, "user@1000.service");
     expect(manager.verdict).toBe("FAIL");
     expect(manager.evidence).toMatch(/nixos's user manager is failed \(failed\); Result: exit-code; drop-ins: \/etc\/systemd\/system\/user@\.service\.d\/doctor-break\.conf/);
