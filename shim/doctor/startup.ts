@@ -75,7 +75,7 @@ export function startupChecks(ctx: DoctorContext): Check[] {
       const verdict = describeBudget({ shimMs: r.shimMs, activationMs: a.durationMs, budgetMs: r.budgetMs, systemd: systemdTime(ctx) });
       checks.push(
         verdict.over
-          ? warn(G, "init budget", verdict.line, `set ${BUDGET_OPTION} above the ${Math.ceil((verdict.totalMs ?? r.shimMs) / 1000)} s this start took, or make the activation faster; ${RESTART}`)
+          ? warn(G, "init budget", verdict.line, `set ${BUDGET_OPTION} ${verdict.totalMs !== null ? `above the ${Math.ceil(verdict.totalMs / 1000)} s this start took` : `well above the ${(r.shimMs / 1000).toFixed(1)} s this start took before systemd`}, or make the activation faster; ${RESTART}`)
           : ok(G, "init budget", verdict.line),
       );
     }
