@@ -75,6 +75,8 @@ export async function runRecovery(args: readonly string[]): Promise<number> {
 
   try {
     switch (request.action) {
+      case "doctor":
+        return (await import("../shim/doctor/doctor.ts")).runOfflineDoctor(root, request.json);
       case "list": {
         const generations = listGenerations(root);
         const { state, warning } = readBootState(root);

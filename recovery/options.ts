@@ -12,6 +12,7 @@ export type GenerationChoice =
 export type RecoveryRequest =
   | { readonly action: "help"; readonly text: string }
   | { readonly action: "list"; readonly root: string; readonly json: boolean }
+  | { readonly action: "doctor"; readonly root: string; readonly json: boolean }
   | { readonly action: "rollback"; readonly root: string; readonly generation: GenerationChoice }
   | { readonly action: "boot-once"; readonly root: string; readonly generation: GenerationChoice }
   | {
@@ -28,6 +29,7 @@ const USAGE = `Usage:
   nixos-wsl-recovery [--root DIR] [--system PATH | --generation N | --previous]
                      [--command CMD | -c CMD] [--silent] [-- CMD ARGS...]
   nixos-wsl-recovery --list [--json] [--root DIR]
+  nixos-wsl-recovery --doctor [--json] [--root DIR]
   nixos-wsl-recovery --rollback (--generation N | --previous | --system PATH) [--root DIR]
   nixos-wsl-recovery --boot-once (--generation N | --previous | --system PATH) [--root DIR]
 
@@ -61,11 +63,13 @@ function parser(args: readonly string[]) {
     .option("command", { alias: "c", type: "string", describe: "run CMD with the generation's bash -c instead of a login shell", requiresArg: true })
     .option("silent", { type: "boolean", describe: "hide the activation script's output" })
     .option("list", { type: "boolean", describe: "list the generations: number, date, NixOS version, default" })
-    .option("json", { type: "boolean", describe: "with --list: print JSON" })
+    .option("doctor", { type: "boolean", describe: "find why the distro does not start, and say the fix (changes nothing)" })
+    .option("json", { type: "boolean", describe: "with --list or --doctor: print JSON" })
     .option("rollback", { type: "boolean", describe: "make the chosen generation the default for the next start" })
     .option("boot-once", { type: "boolean", describe: "boot the chosen generation at the next start only" })
     .conflicts("system", ["generation", "previous"])
     .conflicts("generation", "previous")
+    .conflicts("doctor", ["list", "rollback", "boot-once", "command", "silent", "system", "generation", "previous"])
     .conflicts("list", ["rollback", "boot-once", "command", "silent", "system", "generation", "previous"])
     .conflicts("rollback", ["boot-once", "command", "silent"])
     .conflicts("boot-once", ["command", "silent"])
@@ -100,7 +104,11 @@ export function parseRecoveryArgs(args: readonly string[]): RecoveryRequest {
     if (rest.length > 0) throw new UsageError("--list takes no command");
     return { action: "list", root, json: argv.json === true };
   }
-  if (argv.json) throw new UsageError("--json goes with --list");
+  if (argv.doctor) {
+    if (rest.length > 0) throw new UsageError("--doctor takes no command");
+    return { action: "doctor", root, json: argv.json === true };
+  }
+  if (argv.json) throw new UsageError("--json goes with --list or --doctor");
   if (argv.rollback) {
     if (argv.system === undefined && argv.generation === undefined && !argv.previous) {
       throw new UsageError("--rollback needs the generation to make the default: --generation N, --previous or --system PATH");

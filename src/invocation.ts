@@ -6,6 +6,7 @@ import { basename } from "node:path";
 export type Command =
   | { readonly kind: "shim"; readonly args: readonly string[] }
   | { readonly kind: "status"; readonly args: readonly string[] }
+  | { readonly kind: "doctor"; readonly args: readonly string[] }
   | { readonly kind: "legacy"; readonly args: readonly string[] }
   | { readonly kind: "recovery"; readonly args: readonly string[] }
   | { readonly kind: "install-recovery"; readonly args: readonly string[] }
@@ -86,6 +87,8 @@ function parseSubcommand(args: readonly string[]): Command {
       return { kind: "install-bin", args: rest };
     case "status":
       return { kind: "status", args: rest };
+    case "doctor":
+      return { kind: "doctor", args: rest };
     case "tarball":
       return { kind: "tarball", args: rest };
     default:
@@ -109,6 +112,8 @@ Usage: nixos-wsl-init COMMAND [ARGS...]
   shim [ARGS...]         run the native shim (only as PID 1); ARGS go to systemd
   status [--json]        how this system booted (/run/nixos-wsl: boot.json, or legacy.json);
                          in legacy mode its exit code is systemd's state (status --help)
+  doctor [--json]        find why this install misbehaves, and say the fix (exit 0 ok,
+                         1 warnings, 2 a failure; changes nothing)
   legacy [-c CMD]        run the legacy-mode login shell
   legacy --shutdown      stop legacy mode's systemd cleanly; the next shell starts a new one
   recovery [OPTIONS]     run nixos-wsl-recovery (see 'nixos-wsl-init recovery --help')

@@ -17,6 +17,8 @@ async function main(): Promise<number> {
       return (await import("../shim/native/init.ts")).runNativeShim(process.argv0, command.args);
     case "status":
       return (await import("../shim/status.ts")).runStatus(command.args);
+    case "doctor":
+      return (await import("../shim/doctor/doctor.ts")).runDoctor(command.args);
     case "legacy":
       return (await import("../shim/legacy/syschdemd.ts")).runLegacy(process.argv0, command.args);
     case "recovery":

@@ -15,31 +15,46 @@ export interface InitTimeout {
   readonly warning: string | null;
 }
 
+/** A wsl.conf as WSL reads it: "section.key" (lower case) to the last value given, and the lines it cannot read. */
+export interface WslConf {
+  readonly values: ReadonlyMap<string, string>;
+  /** "line 3: …" for each line that is neither a [section], a key = value nor a comment. */
+  readonly problems: readonly string[];
+}
+
 /**
- * The `[boot] initTimeout` of a wsl.conf text. Sections and keys are matched
- * without regard to case, `#` and `;` start comments, a value may be quoted;
- * the last occurrence wins. A missing key is the default; a bad one too, with a warning.
+ * Read a wsl.conf text. Sections and keys are matched without regard to case,
+ * `#` and `;` start comments, a value may be quoted; the last occurrence wins.
  */
-export function parseInitTimeout(text: string, source = WSL_CONF): InitTimeout {
+export function parseWslConf(text: string): WslConf {
   let section = "";
-  let raw: string | null = null;
-  for (const fullLine of text.split(/\r?\n/)) {
+  const values = new Map<string, string>();
+  const problems: string[] = [];
+  text.split(/\r?\n/).forEach((fullLine, index) => {
     const line = fullLine.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) return;
     const header = /^\[([^\]]*)\]/.exec(line);
     if (header) {
       section = header[1]!.trim().toLowerCase();
-      continue;
+      return;
     }
     const equals = line.indexOf("=");
-    if (equals < 0 || section !== "boot") continue;
-    if (line.slice(0, equals).trim().toLowerCase() !== "inittimeout") continue;
+    if (equals <= 0) {
+      problems.push(`line ${index + 1}: ${JSON.stringify(line)} is neither a [section], a key = value nor a comment`);
+      return;
+    }
     let value = line.slice(equals + 1).trim();
     const quoted = /^"([^"]*)"|^'([^']*)'/.exec(value);
     if (quoted) value = quoted[1] ?? quoted[2]!;
     else value = value.replace(/\s[#;].*$/, "").trim();
-    raw = value;
-  }
+    values.set(`${section}.${line.slice(0, equals).trim().toLowerCase()}`, value);
+  });
+  return { values, problems };
+}
+
+/** The `[boot] initTimeout` of a wsl.conf text. A missing key is the default; a bad one too, with a warning. */
+export function parseInitTimeout(text: string, source = WSL_CONF): InitTimeout {
+  const raw = parseWslConf(text).values.get("boot.inittimeout") ?? null;
   if (raw === null) return { ms: DEFAULT_INIT_TIMEOUT_MS, warning: null };
   if (!/^\d+$/.test(raw) || Number(raw) <= 0) {
     return { ms: DEFAULT_INIT_TIMEOUT_MS, warning: `${source}: [boot] initTimeout must be a positive number of milliseconds, not ${JSON.stringify(raw)}; assuming WSL's default of ${DEFAULT_INIT_TIMEOUT_MS} ms` };

@@ -21,6 +21,7 @@ describe("parseInvocation", () => {
     expect(parseInvocation("nixos-wsl-init", [], false)).toEqual({ kind: "help" });
     expect(parseInvocation("nixos-wsl-init", ["shim", "a"], false)).toEqual({ kind: "shim", args: ["a"] });
     expect(parseInvocation("nixos-wsl-init", ["status", "--json"], false)).toEqual({ kind: "status", args: ["--json"] });
+    expect(parseInvocation("nixos-wsl-init", ["doctor", "--json"], false)).toEqual({ kind: "doctor", args: ["--json"] });
     expect(parseInvocation("nixos-wsl-init", ["legacy", "-c", "true"], false)).toEqual({ kind: "legacy", args: ["-c", "true"] });
     expect(parseInvocation("nixos-wsl-init", ["recovery", "--list"], false)).toEqual({ kind: "recovery", args: ["--list"] });
   });

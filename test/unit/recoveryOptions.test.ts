@@ -38,6 +38,8 @@ describe("nixos-wsl-recovery command line", () => {
 
   it("parses --list and --rollback", () => {
     expect(parseRecoveryArgs(["--list", "--json", "--root", "/x"])).toEqual({ action: "list", root: "/x", json: true });
+    expect(parseRecoveryArgs(["--doctor"])).toEqual({ action: "doctor", root: "/mnt/wslg/distro", json: false });
+    expect(parseRecoveryArgs(["--doctor", "--json", "--root", "/x"])).toEqual({ action: "doctor", root: "/x", json: true });
     expect(parseRecoveryArgs(["--rollback", "--generation", "3"])).toEqual({ action: "rollback", root: "/mnt/wslg/distro", generation: { kind: "number", number: 3 } });
   });
 
@@ -48,6 +50,8 @@ describe("nixos-wsl-recovery command line", () => {
     [["--generation", "0"], /whole generation number/],
     [["--rollback"], /needs the generation/],
     [["--list", "--rollback"], /mutually exclusive/],
+    [["--doctor", "--generation", "2"], /mutually exclusive/],
+    [["--doctor", "--", "ls"], /--doctor takes no command/],
     [["--json"], /--json goes with --list/],
     [["-c", "ls", "--", "ls"], /either --command CMD or -- CMD/],
     [["ls"], /put a command after '--'/],
