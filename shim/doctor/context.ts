@@ -1,7 +1,7 @@
 // What every doctor check may need to know, read once: the root it looks at
 // ("/" inside the distro, /mnt/wslg/distro from the system distribution), the
 // mode, the boot record, when this start began, and the bounded systemd asker.
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { BOOT_RECORD } from "../../src/paths.ts";
 import { hostPath, resolveInRoot } from "../../src/rootPath.ts";
 import { errorCode } from "../../src/stepError.ts";
@@ -65,9 +65,28 @@ export function passwdOf(root: string): PasswdEntry[] {
     .map(([name, , uid, , , home, shell]) => ({ name: name!, uid: Number(uid), home: home!, shell: shell! }));
 }
 
+/**
+ * Where a NixOS-WSL shell-wrapper leads: beside NixOS-WSL every passwd shell
+ * is a copy of its wrapper in a directory whose `shell` link names the real
+ * shell. The link's own target (not followed further), or null for a shell
+ * that is no such wrapper.
+ */
+export function wrapperTarget(root: string, shell: string): string | null {
+  const slash = shell.lastIndexOf("/");
+  if (slash <= 0 || shell.slice(slash + 1) === "shell") return null;
+  try {
+    return readlinkSync(`${inRoot(root, shell.slice(0, slash))}/shell`);
+  } catch {
+    return null;
+  }
+}
+
+/** From root's login shell: syschdemd (or NixOS-WSL's wrapper of it) means legacy mode. */
 export function modeOf(root: string): "native" | "legacy" {
   const rootUser = passwdOf(root).find((entry) => entry.name === "root");
-  return rootUser !== undefined && /(^|\/)syschdemd$/.test(rootUser.shell) ? "legacy" : "native";
+  if (rootUser === undefined) return "native";
+  const isSyschdemd = (shell: string | null) => shell !== null && /(^|\/)syschdemd$/.test(shell);
+  return isSyschdemd(rootUser.shell) || isSyschdemd(wrapperTarget(root, rootUser.shell)) ? "legacy" : "native";
 }
 
 function readRecord(): RecordRead {

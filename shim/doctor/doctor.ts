@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { NIXOS_MARKER, RECOVERY_COMMAND } from "../../src/paths.ts";
 import { type Check, checksJson, exitCodeOf, fail, formatChecks, skip } from "./check.ts";
 import { type DoctorContext, liveContext, modeOf, offlineContext } from "./context.ts";
+import { besideNixosWslChecks } from "./besideNixosWsl.ts";
 import { interopChecks } from "./interop.ts";
 import { sessionChecks, sessionUser } from "./session.ts";
 import { spaceChecks } from "./space.ts";
@@ -22,7 +23,7 @@ const HELP = `Usage: nixos-wsl-init doctor [--json]
 Finds why this NixOS-on-WSL install misbehaves and says the fix: the boot
 record, boot assessment and init budget; wsl.conf, /sbin/init, the /bin
 entries and the recovery entry; space; systemd and the user session; interop
-and WSLg. Each check prints ok, warn or FAIL, what it found, and the next step.
+and WSLg; beside NixOS-WSL, who writes what and the clash left. Each check prints ok, warn or FAIL, what it found, and the next step.
 It changes nothing, runs as any user (a check that needs root says so), and
 gives systemd 8 s in all, so it never hangs on a dead bus.
 
@@ -92,6 +93,7 @@ export function runDoctor(args: readonly string[]): number {
     ...systemdChecks(live),
     ...sessionChecks(live),
     ...interopChecks(live, user),
+    ...besideNixosWslChecks(live),
   ];
   const ms = Math.round(performance.now() - started);
   return report(checks, parsed.json, `nixos-wsl-init doctor: ${live.mode} mode, as uid ${process.getuid?.()}`, { mode: live.mode, root: "/", ms });
@@ -100,6 +102,6 @@ export function runDoctor(args: readonly string[]): number {
 /** The checks that need no running system, on the distro at `root` (nixos-wsl-recovery --doctor). */
 export function runOfflineDoctor(root: string, json: boolean): number {
   const ctx = offlineContext(root);
-  const checks: Check[] = [...startupChecks(ctx), ...wslFileChecks(ctx), ...spaceChecks(ctx)];
+  const checks: Check[] = [...startupChecks(ctx), ...wslFileChecks(ctx), ...spaceChecks(ctx), ...besideNixosWslChecks(ctx)];
   return report(checks, json, `nixos-wsl-recovery --doctor: the distro at ${root} (${ctx.mode} mode), not running`, { mode: ctx.mode, root });
 }

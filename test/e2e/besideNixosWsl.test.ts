@@ -42,6 +42,13 @@ async function within(ms: number, run: Promise<{ exitCode?: number; stdout: stri
   }
 }
 
+interface DoctorJson {
+  mode: string;
+  checks: Array<{ group: string; name: string; verdict: string; evidence: string }>;
+}
+const besideChecks = (report: DoctorJson) =>
+  report.checks.filter((check) => check.group === "beside NixOS-WSL").map(({ name, verdict, evidence }) => ({ name, verdict, evidence }));
+
 describe("legacy mode beside NixOS-WSL: root's login shell is NixOS-WSL's wrapper of syschdemd", () => {
   const boot = legacyDistroPerTest();
 
@@ -80,6 +87,15 @@ describe("legacy mode beside NixOS-WSL: root's login shell is NixOS-WSL's wrappe
       ).toBe(0);
       expect(run.stdout).toBe(`${program} root systemd ${BASH}`);
     }
+
+    // doctor, as root from inside: legacy mode told by the wrapper's `shell` link, and NixOS-WSL named with who writes what.
+    const doctor = await inSystemd(container, ["/usr/bin/bash", "-c", 'exec -a nixos-wsl-init "$0" doctor --json', "/sbin/syschdemd"]);
+    const report = JSON.parse(doctor.stdout) as DoctorJson;
+    expect(report.mode, doctor.stdout).toBe("legacy");
+    expect(besideChecks(report)).toEqual([
+      { name: "NixOS-WSL", verdict: "ok", evidence: expect.stringMatching(/^its modules are on \(root, nixos: shell behind its shell-wrapper\); NixOS-WSL writes \/etc\/wsl\.conf/) },
+      { name: "shells' wait", verdict: "ok", evidence: expect.stringContaining("stopped after 120 s") },
+    ]);
   }, 90_000);
 });
 
@@ -125,5 +141,14 @@ describe("a boot whose activation is stopped at its deadline, beside NixOS-WSL",
     expect(status.stdout).toMatch(/^Activation: +STOPPED at its deadline of 3 s, stuck in: sleep 1000\.75 \(the boot went on\); \/run\/current-system linked to the booted generation by the shim$/m);
     const record = JSON.parse((await wsl.status("/sbin/init", "--json")).stdout) as { activation: { currentSystemLinked?: boolean } };
     expect(record.activation.currentSystemLinked).toBe(true);
+
+    // doctor names NixOS-WSL (alice's shell is behind its wrapper) and the deadline that bounds its wrapper's wait.
+    const doctor = await wsl.container.exec(["/usr/bin/bash", "-c", 'exec -a nixos-wsl-init "$0" doctor --json', "/sbin/init"], { timeout: 30_000 });
+    const report = JSON.parse(doctor.stdout) as DoctorJson;
+    expect(report.mode).toBe("native");
+    expect(besideChecks(report)).toEqual([
+      { name: "NixOS-WSL", verdict: "ok", evidence: expect.stringContaining("(alice: shell behind its shell-wrapper)") },
+      { name: "shells' wait", verdict: "ok", evidence: expect.stringContaining("stopped after 3 s") },
+    ]);
   }, 90_000);
 });
