@@ -4,7 +4,7 @@
 // where /bin is the directory beneath that mount. The entry is written there,
 // through a bind of the mount beneath, in a mount namespace of its own.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, realpathSync, rmdirSync } from "node:fs";
+import { mkdtempSync, readlinkSync, realpathSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { exitCodeFor } from "../src/exitStatus.ts";
@@ -66,6 +66,23 @@ export function installBeneath(covered: Covered, args: readonly string[]): numbe
     if (child.error) throw child.error;
     return child.signal !== null ? exitCodeFor(child.signal) : (child.status ?? 1);
   } finally {
-    rmdirSync(bindDir);
+    try {
+      rmdirSync(bindDir);
+    } catch (error) {
+      process.stderr.write(`nixos-wsl-init install-recovery: could not remove the empty directory ${bindDir} (${(error as Error).message}); remove it by hand\n`);
+    }
+  }
+}
+
+/**
+ * Whether this process has a mount namespace of its own, not its parent's
+ * (installBeneath's run: unshare made it, then exec'd this), so a bind it
+ * makes dies with it.
+ */
+export function inOwnMountNamespace(): boolean {
+  try {
+    return readlinkSync("/proc/self/ns/mnt") !== readlinkSync(`/proc/${process.ppid}/ns/mnt`);
+  } catch {
+    return false; // cannot tell: as if not
   }
 }

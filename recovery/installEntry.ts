@@ -17,10 +17,10 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { replaceAtomically } from "../src/atomicFile.ts";
-import { fhsInterpreter, readInterpreter, writeInterpreter } from "./elf.ts";
+import { fhsInterpreter, type Interpreter, readInterpreter, writeInterpreter } from "./elf.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/exitCodes.ts";
 import { errnoCode, errnoText } from "../src/rootPath.ts";
-import { BENEATH_OPTION, coveredDirectory, installBeneath, pathBeneath } from "./beneathMount.ts";
+import { BENEATH_OPTION, coveredDirectory, inOwnMountNamespace, installBeneath, pathBeneath } from "./beneathMount.ts";
 
 const USAGE = `Usage: nixos-wsl-init install-recovery DEST [--stamp FILE]
   DEST          where to write the entry, e.g. /bin/nixos-wsl-recovery
@@ -48,6 +48,22 @@ export function fileDigest(path: string): { size: number; sha256: string } {
   return { size, sha256: hash.digest("hex") };
 }
 
+/**
+ * Whether the entry must name the FHS loader instead: the store's loader (the
+ * system distribution has no /nix), or another private glibc's (not under
+ * /lib, /lib64 or /usr) when the FHS path fits in its place.
+ */
+function needsFhsLoader(interpreter: Interpreter): boolean {
+  if (interpreter.path.startsWith("/nix/")) return true;
+  let fhs: string;
+  try {
+    fhs = fhsInterpreter(interpreter.machine);
+  } catch {
+    return false; // a machine with no known FHS loader: kept as it is
+  }
+  return interpreter.path !== fhs && !/^\/(usr\/)?lib(64)?\//.test(interpreter.path) && Buffer.byteLength(fhs) < interpreter.size;
+}
+
 /** Copy `source` to `destination` so that it runs on a system without /nix. Atomic: a new file, flushed, renamed into place. */
 export function installRecoveryEntry(source: string, destination: string): InstalledEntry {
   let patched = false;
@@ -55,10 +71,8 @@ export function installRecoveryEntry(source: string, destination: string): Insta
     destination,
     (temporary) => {
       copyFileSync(source, temporary);
-      // Any loader but the FHS one (the store's, or another private glibc's)
-      // is one the system distribution does not have.
       const interpreter = readInterpreter(temporary);
-      if (interpreter !== null && interpreter.path !== fhsInterpreter(interpreter.machine)) {
+      if (interpreter !== null && needsFhsLoader(interpreter)) {
         writeInterpreter(temporary, interpreter, fhsInterpreter(interpreter.machine));
         patched = true;
       }
@@ -182,6 +196,11 @@ export async function runInstallRecovery(args: readonly string[]): Promise<numbe
   let file = parsed.destination;
   if (parsed.beneath !== null) {
     const { mountPoint, bindDir } = parsed.beneath;
+    // Only in the namespace installBeneath makes: a bind made elsewhere would outlive this run.
+    if (!inOwnMountNamespace()) {
+      process.stderr.write(`nixos-wsl-init install-recovery: ${BENEATH_OPTION} is for install-recovery's own run in a mount namespace of its own; run install-recovery DEST\n`);
+      return EXIT_USAGE;
+    }
     // Loaded here only: vitest (on Node) imports this module, and libc needs bun:ffi.
     const { MS_BIND, mount } = await import("../src/libc.ts");
     try {

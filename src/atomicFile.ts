@@ -18,7 +18,6 @@ export interface ReplaceOptions {
   readonly temporaryDirectory?: string;
 }
 
-/** Make `path` anew: `make` creates the temporary (a file, a link …), which is then renamed over `path`. */
 /** Hidden, beside `path` (or in `directory`), and one per process, so that two writers never share one: `.NAME.new-PID`. */
 export function temporaryFor(path: string, pid = process.pid, directory = dirname(path)): string {
   return join(directory, `${temporaryPrefix(path)}${pid}`);
@@ -28,6 +27,7 @@ function temporaryPrefix(path: string): string {
   return `.${basename(path)}.new-`;
 }
 
+/** Make `path` anew: `make` creates the temporary (a file, a link …), which is then renamed over `path`. */
 export function replaceAtomically(path: string, make: (temporary: string) => void, options: ReplaceOptions = {}): void {
   const directory = temporaryDirectoryFor(path, options.temporaryDirectory);
   const temporary = temporaryFor(path, process.pid, directory);

@@ -24,7 +24,10 @@ export interface BootChoice {
    * and added to `warnings`. Does its work once.
    */
   count(): void;
-  /** Let go of the lock without counting (a start given up before anything ran). */
+  /**
+   * Let go of the lock without counting (a start given up before anything
+   * ran); a one-time boot already used up is asked for again. Never throws.
+   */
   abandon(): void;
 }
 
@@ -53,6 +56,8 @@ function choose(attempts: number, report: ChoiceReport, root: string, lock: Boot
   const assessed = readBootState(root);
   if (assessed.warning) report.warn(assessed.warning);
   let before: BootState = assessed.state;
+  // Set when the one-time boot's use was written at once: a start given up puts the request back.
+  let usedUpOnce = false;
   let decision = decideBoot(bootFacts(root), before, attempts);
   // null: not written yet; otherwise why the state cannot be written at this start.
   let unwritable: string | null = lock.held ? null : lock.problem;
@@ -63,6 +68,7 @@ function choose(attempts: number, report: ChoiceReport, root: string, lock: Boot
       try {
         writeBootState(root, decision.state);
         before = decision.state; // written: nothing left to count
+        usedUpOnce = true;
       } catch (error) {
         unwritable = `${BOOT_STATE} cannot be written (${(error as Error).message})`;
       }
@@ -97,8 +103,16 @@ function choose(attempts: number, report: ChoiceReport, root: string, lock: Boot
     }
   };
   const abandon = () => {
+    if (counted) return;
     counted = true;
-    if (lock.held) lock.release();
+    try {
+      // Nothing booted: the one-time boot stays asked for.
+      if (usedUpOnce) writeBootState(root, assessed.state);
+    } catch (error) {
+      warn(`the one-time boot of ${once?.link} was given up with this start, but ${BOOT_STATE} could not be put back (${(error as Error).message}): ask for it again with boot-once`);
+    } finally {
+      if (lock.held) lock.release();
+    }
   };
   return { decision, warnings, count, abandon };
 }

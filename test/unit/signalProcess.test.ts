@@ -15,10 +15,12 @@ afterEach(async () => {
 });
 
 /** A child that ignores SIGTERM (as an interactive bash does) and SIGHUP. */
-function stubborn() {
-  const child = execa("sh", ["-c", 'trap "" TERM HUP; exec sleep 30'], { reject: false });
+/** A child that ignores SIGTERM and SIGHUP, once its trap is set (it says so). */
+async function stubborn() {
+  const child = execa("sh", ["-c", 'trap "" TERM HUP; echo trapped; exec sleep 30'], { reject: false });
   started.push(child);
-  return child;
+  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+  return { child }; // wrapped: the child is a promise itself, which an async function would wait for
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,8 +36,7 @@ describe("signals to children", () => {
   });
 
   it("passes a signal on at once and kills after the grace, once, however many signals come", async () => {
-    const child = stubborn();
-    await sleep(100); // the trap is set
+    const { child } = await stubborn();
     const events: string[] = [];
     const passOn = new PassOn({
       signal: (signal) => {
@@ -75,7 +76,7 @@ describe("signals to children", () => {
   it("waits a grace for a child's end, then kills it and waits again", async () => {
     const quick = execa("sleep", ["0.05"], { reject: false });
     expect(await endsWithinGrace(quick, 2_000, () => quick.kill("SIGKILL"))).toBe(true);
-    const child = stubborn();
+    const { child } = await stubborn();
     const at = Date.now();
     expect(await endsWithinGrace(child, 200, () => child.kill("SIGKILL"))).toBe(false);
     expect((await child).signal).toBe("SIGKILL");
