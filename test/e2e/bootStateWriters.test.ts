@@ -54,6 +54,19 @@ function waitersOn(inode: number): number {
     .filter((line) => line.includes("->") && line.includes(`:${inode} `)).length;
 }
 
+/** A legacy distro (generations 1 and 2, no PAM) whose boot state asks for generation 1 once. */
+async function legacyWithOneTimeBoot(nspawnArgs?: (root: string) => string[]) {
+  const distro = await bootLegacyDistro({ generations: [{ number: 1 }, { number: 2 }], pam: false, ...(nspawnArgs ? { nspawnArgs } : {}) });
+  cleanups.push(async () => {
+    await distro.container.stop();
+    distro.fake.remove();
+  });
+  const { fake } = distro;
+  const once = { link: "/nix/var/nix/profiles/system-1-link", storePath: fake.storePath(1) };
+  writeState(fake, { format: 1, generations: {}, bootOnce: once });
+  return { distro, fake, once };
+}
+
 /** Whether the process has this file open (its path as the process sees it). */
 function holdsOpen(pid: number, path: string): boolean {
   try {
@@ -145,14 +158,7 @@ describe("the boot state's writers", () => {
   });
 
   it("the same in legacy mode: the one-time boot is not used while /var is read-only, at each start of systemd", async () => {
-    const distro = await bootLegacyDistro({ generations: [{ number: 1 }, { number: 2 }], pam: false, nspawnArgs: (root) => [`--bind-ro=${join(root, "var")}:/var`] });
-    cleanups.push(async () => {
-      await distro.container.stop();
-      distro.fake.remove();
-    });
-    const { fake } = distro;
-    const once = { link: "/nix/var/nix/profiles/system-1-link", storePath: fake.storePath(1) };
-    writeState(fake, { format: 1, generations: {}, bootOnce: once });
+    const { distro, fake, once } = await legacyWithOneTimeBoot((root) => [`--bind-ro=${join(root, "var")}:/var`]);
     for (let start_ = 1; start_ <= 2; start_++) {
       const shell = await runLoginShell(distro.container, { args: ["-c", "readlink /run/current-system"] });
       expect(shell.exitCode, shell.stderr).toBe(0);
@@ -165,14 +171,7 @@ describe("the boot state's writers", () => {
   });
 
   it("legacy mode: a start given up (SIGTERM) after the one-time boot was chosen puts the request back, and the next start boots it", async () => {
-    const distro = await bootLegacyDistro({ generations: [{ number: 1 }, { number: 2 }], pam: false });
-    cleanups.push(async () => {
-      await distro.container.stop();
-      distro.fake.remove();
-    });
-    const { fake } = distro;
-    const once = { link: "/nix/var/nix/profiles/system-1-link", storePath: fake.storePath(1) };
-    writeState(fake, { format: 1, generations: {}, bootOnce: once });
+    const { distro, fake, once } = await legacyWithOneTimeBoot();
     // Another writer holds the lock, so the shell is caught choosing: the signal comes while it waits.
     const lock = join(fake.root, "var/lib/nixos-wsl-init/boot-state.lock");
     writeFileSync(lock, "", { flag: "a" });
