@@ -67,6 +67,21 @@ async function legacyWithOneTimeBoot(nspawnArgs?: (root: string) => string[]) {
   return { distro, fake, once };
 }
 
+/** A writer that took the boot state's lock and hangs (held by the open file that sleep inherits); killed, the kernel lets go of it. */
+async function holdBootStateLock(fake: FakeRoot) {
+  const lock = join(fake.root, "var/lib/nixos-wsl-init/boot-state.lock");
+  mkdirSync(dirname(lock), { recursive: true });
+  writeFileSync(lock, "", { flag: "a" });
+  const holder = execa("bash", ["-c", 'exec 9>>"$1" && flock -x 9 && exec sleep 600', "bash", lock], { reject: false });
+  cleanups.push(async () => {
+    holder.kill("SIGKILL");
+    await holder;
+  });
+  const inode = statSync(lock).ino;
+  await waitFor("the other writer's lock", 5_000, () => readFileSync("/proc/locks", "utf8").includes(`:${inode} `));
+  return { holder }; // wrapped: the child is a promise itself, which an async function would wait for
+}
+
 /** Whether the process has this file open (its path as the process sees it). */
 function holdsOpen(pid: number, path: string): boolean {
   try {
@@ -173,15 +188,7 @@ describe("the boot state's writers", () => {
   it("legacy mode: a start given up (SIGTERM) after the one-time boot was chosen puts the request back, and the next start boots it", async () => {
     const { distro, fake, once } = await legacyWithOneTimeBoot();
     // Another writer holds the lock, so the shell is caught choosing: the signal comes while it waits.
-    const lock = join(fake.root, "var/lib/nixos-wsl-init/boot-state.lock");
-    writeFileSync(lock, "", { flag: "a" });
-    const holder = execa("bash", ["-c", 'exec 9>>"$1" && flock -x 9 && echo locked && exec sleep 600', "bash", lock], { reject: false });
-    cleanups.push(async () => {
-      holder.kill("SIGKILL");
-      await holder;
-    });
-    const inode = statSync(lock).ino;
-    await waitFor("the other writer's lock", 5_000, () => readFileSync("/proc/locks", "utf8").includes(`:${inode} `));
+    const { holder } = await holdBootStateLock(fake);
     const shell = await startLoginShell(distro.container, { args: ["-c", "readlink /run/current-system"] });
     const pid = await shell.shellPid();
     // It polls for the lock (flock with LOCK_NB), so it waits once it holds the lock file open.
@@ -201,20 +208,10 @@ describe("the boot state's writers", () => {
 
   it("a writer stuck with the lock: a command fails after 10 s changing nothing, a start boots without counting; killed, it holds nothing", async () => {
     const fake = distro();
-    const lock = join(fake.root, "var/lib/nixos-wsl-init/boot-state.lock");
-    mkdirSync(dirname(lock), { recursive: true });
     // Not yet good: this start has a count to write (and the blessing unit a blessing).
     const before: BootState = { format: 1, generations: { [fake.storePath(2)]: { tries: 1, blessed: false } }, bootOnce: null };
     writeState(fake, before);
-    writeFileSync(lock, "");
-    // A writer that took the lock and hangs (the lock is held by the open file that sleep inherits).
-    const holder = execa("bash", ["-c", 'exec 9>>"$1" && flock -x 9 && exec sleep 600', "bash", lock], { reject: false });
-    cleanups.push(async () => {
-      holder.kill("SIGKILL");
-      await holder;
-    });
-    const inode = statSync(lock).ino;
-    await waitFor("the stuck writer's lock", 5_000, () => readFileSync("/proc/locks", "utf8").includes(`:${inode} `));
+    const { holder } = await holdBootStateLock(fake);
 
     const container = await start(fake);
     const record = await waitForRecord(container);
