@@ -13,6 +13,7 @@ const { symbols: c } = dlopen("libc.so.6", {
   getdents64: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
+  memfd_create: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
 });
 
 // mount(2) flags, from <sys/mount.h>.
@@ -136,6 +137,17 @@ export function directoryNames(fd: number, path: string): Buffer[] {
       offset += recordLength;
     }
   }
+}
+
+/**
+ * A new, empty file in memory, open as the returned descriptor and, unlike
+ * everything else this process opens, inherited across execve: the program
+ * exec'd next can open it as /proc/self/fd/N, and nothing touches a disk.
+ */
+export function inheritedMemoryFile(name: string): number {
+  const fd = c.memfd_create(cstr(name), 0);
+  check(fd, `memfd_create(${name})`);
+  return fd;
 }
 
 /**

@@ -1,14 +1,15 @@
 // The login-shell wrapper, the role nixos-wsl-shell: the login shell of the
 // users the NixOS module manages. WSL starts it directly, without PAM, maybe
 // before the activation has finished. It waits for the activation, imports
-// /etc/set-environment once, then execs the user's real shell: exit code and
-// stdio pass through because this process becomes that shell.
-import { accessSync, constants, existsSync, readFileSync, statSync, watch } from "node:fs";
-import { execve } from "../../src/libc.ts";
+// /etc/set-environment once (in the real shell itself when that is bash given
+// -c, else in a bash of its own), then execs the user's real shell: exit code
+// and stdio pass through because this process becomes that shell.
+import { accessSync, closeSync, constants, existsSync, fstatSync, readFileSync, statSync, watch, writeSync } from "node:fs";
+import { execve, inheritedMemoryFile } from "../../src/libc.ts";
 import { CONFIG_FILE } from "../../src/paths.ts";
 import { sayAs } from "../../src/say.ts";
 import { errorCode } from "../../src/stepError.ts";
-import { DEFAULT_SHELL, importScript, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
+import { bashEnvScript, DEFAULT_SHELL, importingEnvironment, importScript, importsThroughBashEnv, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
 
 const CURRENT_SYSTEM = "/run/current-system";
 const SET_ENVIRONMENT = "/etc/set-environment";
@@ -89,10 +90,43 @@ export async function runWslShell(argv0: string, args: readonly string[]): Promi
     [shell, argv] = fallback[0]!;
   }
   if (plan.importEnvironment && existsSync(SET_ENVIRONMENT) && existsSync(BASH)) {
+    if (importsThroughBashEnv({ shell, argv, env: process.env, stdinIsSocket: isSocket(0) })) execImportingItself(shell, argv);
     // A shell reads the shell file: the import runs in bash, which then execs the real shell with the environment.
-    return execFirst([[BASH, [`${WRAPPER_NAME}-env`, "-c", importScript(BASH), argv[0]!, shell, ...argv.slice(1)]], ...fallback.slice(1)]);
+    return execFirst([[BASH, [`${WRAPPER_NAME}-env`, "-c", importScript(BASH), argv[0]!, shell, ...argv.slice(1)], importingEnvironment(process.env)], ...fallback.slice(1)]);
   }
   return execFirst([[shell, argv], ...fallback.filter(([program]) => program !== shell)]);
+}
+
+/**
+ * Exec bash so that it imports /etc/set-environment itself, from a file in
+ * memory that BASH_ENV names. Returns only when that cannot be done, with
+ * nothing left open: the caller then imports in a bash of its own.
+ */
+function execImportingItself(shell: string, argv: readonly string[]): void {
+  let fd: number;
+  try {
+    fd = inheritedMemoryFile(`${WRAPPER_NAME}-env`);
+  } catch {
+    return; // no memfd here: the import in a bash of its own still works
+  }
+  const path = `/proc/self/fd/${fd}`;
+  try {
+    if (!existsSync(path)) return; // no /proc: bash could not open it
+    writeSync(fd, bashEnvScript(fd));
+    execve(shell, argv, { ...process.env, BASH_ENV: path });
+  } catch (error) {
+    say(`cannot start ${shell}: ${(error as Error).message}; trying again through ${BASH}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isSocket(fd: number): boolean {
+  try {
+    return fstatSync(fd).isSocket();
+  } catch {
+    return false; // closed: bash takes it for no network connection either
+  }
 }
 
 /** Why execve would refuse a program, or null: a missing file, a directory, no execute permission (or a noexec mount). */
@@ -115,11 +149,13 @@ function whyNotStartable(path: string): string | null {
   }
 }
 
-/** Exec the first program that starts; returns only when none does. */
-function execFirst(candidates: ReadonlyArray<readonly [string, readonly string[]]>): number {
-  for (const [index, [program, argv]] of candidates.entries()) {
+type Environment = Record<string, string | undefined>;
+
+/** Exec the first program that starts (in the environment given with it, else this one); returns only when none does. */
+function execFirst(candidates: ReadonlyArray<readonly [string, readonly string[], Environment?]>): number {
+  for (const [index, [program, argv, env]] of candidates.entries()) {
     try {
-      execve(program, argv, process.env);
+      execve(program, argv, env ?? process.env);
     } catch (error) {
       const next = candidates[index + 1];
       say(`cannot start ${program}: ${(error as Error).message}${next ? `; trying ${next[0]}` : ""}`);

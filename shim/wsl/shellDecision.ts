@@ -60,10 +60,65 @@ export function importScript(fallback: string): string {
   const quoted = `'${fallback.replaceAll("'", "'\\''")}'`;
   return (
     `. /etc/set-environment || echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
-    `export ${DONE_VARIABLE}=1; shopt -s execfail; exec -a "$0" "$@"; ` +
+    `export ${DONE_VARIABLE}=1; ` +
+    `if [ -n "\${${KEPT_BASH_ENV}+set}" ]; then export BASH_ENV="$${KEPT_BASH_ENV}"; unset ${KEPT_BASH_ENV}; fi; ` +
+    `shopt -s execfail; exec -a "$0" "$@"; ` +
     `echo "${WRAPPER_NAME}: cannot start $1 (exit code $?, the lines above say why); starting ${fallback} instead" >&2; ` +
     `case $0 in -*) exec -a -bash ${quoted} "\${@:2}" ;; *) exec ${quoted} "\${@:2}" ;; esac`
   );
+}
+
+/**
+ * Whether the real shell can import /etc/set-environment itself, saving the
+ * start of a second bash: bash given `-c CMD` (WSL's `wsl CMD`, the most
+ * frequent start of all) is not interactive, and reads the file BASH_ENV names
+ * before it runs CMD. Not where bash reads something else instead: in POSIX
+ * mode, as `-su`, or with stdin a socket or under SSH when not a login shell
+ * (bash then takes itself for a remote shell and reads bashrc); nor when the
+ * caller set BASH_ENV, whose own file must still be read.
+ */
+export function importsThroughBashEnv(facts: {
+  readonly shell: string;
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdinIsSocket: boolean;
+}): boolean {
+  const { shell, argv, env } = facts;
+  const login = (argv[0] ?? "").startsWith("-");
+  const remoteLooking = !login && (facts.stdinIsSocket || env.SSH_CLIENT !== undefined || env.SSH2_CLIENT !== undefined);
+  return (
+    baseName(shell) === "bash" &&
+    argv[0] !== "-su" &&
+    argv[1] === "-c" &&
+    !remoteLooking &&
+    env.BASH_ENV === undefined &&
+    env.POSIXLY_CORRECT === undefined &&
+    !(env.SHELLOPTS ?? "").split(":").includes("posix")
+  );
+}
+
+/**
+ * The file BASH_ENV names, read by bash from descriptor `fd`: it closes that
+ * descriptor and unsets BASH_ENV first (no program bash starts may read it
+ * again), then imports, unless a login shell's /etc/profile has already.
+ */
+export function bashEnvScript(fd: number): string {
+  return (
+    `exec ${fd}<&-; unset BASH_ENV; ` +
+    `[ -n "\${${DONE_VARIABLE}-}" ] || . /etc/set-environment || ` +
+    `echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
+    `export ${DONE_VARIABLE}=1\n`
+  );
+}
+
+/** Where the caller's BASH_ENV waits while the importing bash runs, which must not read it: the real shell does. */
+const KEPT_BASH_ENV = "__NIXOS_WSL_SHELL_BASH_ENV";
+
+/** The environment of the bash that imports: the caller's BASH_ENV kept aside for the real shell (importScript gives it back). */
+export function importingEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  if (env.BASH_ENV === undefined) return { ...env };
+  const { BASH_ENV, ...rest } = env;
+  return { ...rest, [KEPT_BASH_ENV]: BASH_ENV };
 }
 
 /** The user name of `uid` in an /etc/passwd text. */

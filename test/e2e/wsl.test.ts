@@ -62,6 +62,44 @@ describe("native boot driven like WSL", () => {
     expect(wsl.kmsg()).toMatch(/^<6>nixos-wsl-init: WSL waits up to 10\.0 s for systemd/m);
   });
 
+  it("bash given -c imports /etc/set-environment itself: one bash, and nothing of the import left to its children", async () => {
+    // How each shell got the import: from the file BASH_ENV named (bash itself), or in a bash of the wrapper's own.
+    const recording = `${SET_ENVIRONMENT}export IMPORTED_VIA="\${BASH_SOURCE[1]:-a bash of its own}"\n`;
+    const { wsl } = await bootLikeWsl({ number: 1, activate: activation() }, { setEnvironment: recording, config: { shells: { nixos: "/run/current-system/sw/bin/bash" } } });
+    expect((await wsl.waitForSystemd()).passed, wsl.kmsg()).toBe(true);
+
+    const report = 'echo "$IMPORTED_VIA|$NIXOS_FROM_SET_ENVIRONMENT|${BASH_ENV-unset}|$(ls -l /proc/$$/fd | grep -c memfd)"; bash -c \'echo "child ${BASH_ENV-unset}"\'; exit 3';
+    const command = await wsl.shell("nixos", { command: report, stdin: "null" });
+    expect(command.exitCode, command.stderr).toBe(3);
+    expect(command.stderr).toBe("");
+    const [first, child] = command.stdout.split("\n");
+    expect(first).toMatch(/^\/proc\/self\/fd\/\d+\|set by \/etc\/set-environment\|unset\|0$/);
+    expect(child).toBe("child unset");
+
+    // With stdin a socket (a program piping into it), bash reads bashrc instead of BASH_ENV: imported in a bash of its own.
+    const piped = await wsl.shell("nixos", { command: report });
+    expect(piped.exitCode, piped.stderr).toBe(3);
+    expect(piped.stdout).toBe("a bash of its own|set by /etc/set-environment|unset|0\nchild unset");
+
+    // A BASH_ENV of the caller's own is still read: the import then runs in a bash of its own, as before.
+    await wsl.container.exec(["sh", "-c", "echo 'echo \"mine was read\"' > /home/nixos/mine.sh"]);
+    const theirs = await wsl.shell("nixos", { command: 'echo "$IMPORTED_VIA|$NIXOS_FROM_SET_ENVIRONMENT"', env: { BASH_ENV: "/home/nixos/mine.sh" }, stdin: "null" });
+    expect(theirs.exitCode, theirs.stderr).toBe(0);
+    expect(theirs.stdout).toBe("mine was read\na bash of its own|set by /etc/set-environment");
+
+    // An interactive login shell reads no BASH_ENV: imported in a bash of its own.
+    const login = await wsl.shell("nixos", { login: true, input: 'echo "$IMPORTED_VIA|$NIXOS_FROM_SET_ENVIRONMENT"; exit 5\n' });
+    expect(login.exitCode, login.stderr).toBe(5);
+    expect(login.stdout).toContain("a bash of its own|set by /etc/set-environment");
+
+    // A failing /etc/set-environment: said in one line, and the command runs with what it did set.
+    await wsl.container.exec(["sh", "-c", "printf 'export PARTLY=yes\\nfalse\\n' > /etc/set-environment"]);
+    const failing = await wsl.shell("nixos", { command: 'echo "partly=$PARTLY"; exit 7', stdin: "null" });
+    expect(failing.exitCode, failing.stderr).toBe(7);
+    expect(failing.stdout).toBe("partly=yes");
+    expect(failing.stderr).toBe("nixos-wsl-shell: /etc/set-environment failed (exit code 1); going on without all of it");
+  });
+
   it("starts the user session as WSL does: /bin/login -f with PAM gets logind a session and user@1000 goes active", async () => {
     const { fake, wsl } = await bootLikeWsl({ number: 1, activate: activation() }, {}, undefined, true);
     const check = await wsl.waitForSystemd();

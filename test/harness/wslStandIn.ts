@@ -192,11 +192,17 @@ export class WslStandIn {
 
   /**
    * Start `user`'s shell as WSL does, without PAM: `-NAME` as argv0 for an
-   * interactive login (stdin given as `input`), or `SHELL -c CMD` for `wsl CMD`.
+   * interactive login (stdin given as `input`), or `SHELL -c CMD` for `wsl CMD`
+   * (with `env` added to the environment WSL gives it, and stdin a socket or /dev/null).
    */
-  async shell(user: string, how: { command: string } | { login: true; input: string }, timeoutMs = 30_000): Promise<ShellResult> {
+  async shell(
+    user: string,
+    how: { command: string; env?: Record<string, string>; stdin?: "socket" | "null" } | { login: true; input: string },
+    timeoutMs = 30_000,
+  ): Promise<ShellResult> {
     const entry = await this.passwdEntry(user);
-    const env = [`HOME=${entry.home}`, `USER=${user}`, `LOGNAME=${user}`, `SHELL=${entry.shell}`, `PATH=${FHS_PATH}`, "TERM=xterm-256color"];
+    const extra = "env" in how && how.env ? Object.entries(how.env).map(([name, value]) => `${name}=${value}`) : [];
+    const env = [`HOME=${entry.home}`, `USER=${user}`, `LOGNAME=${user}`, `SHELL=${entry.shell}`, `PATH=${FHS_PATH}`, "TERM=xterm-256color", ...extra];
     const name = entry.shell.slice(entry.shell.lastIndexOf("/") + 1);
     const start =
       "command" in how ? ["/usr/bin/env", "-i", ...env, entry.shell, "-c", how.command] : ["/usr/bin/env", "-i", ...env, "/usr/bin/bash", "-c", `cd; exec -a -${name} "$0"`, entry.shell];
@@ -205,7 +211,8 @@ export class WslStandIn {
     const result = await execa("nsenter", ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", `--setuid=${entry.uid}`, `--setgid=${entry.gid}`, "--", ...start], {
       reject: false,
       timeout: timeoutMs,
-      input: "input" in how ? how.input : "",
+      // By default stdin is a socket, as Node gives a child (and bash then takes itself for a remote shell).
+      ...("stdin" in how && how.stdin === "null" ? { stdin: "ignore" as const } : { input: "input" in how ? how.input : "" }),
     });
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, ms: performance.now() - started };
   }

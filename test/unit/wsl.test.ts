@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseInvocation } from "../../src/invocation.ts";
 import { budgetAtStart, describeBudget, formatBudget, formatDuration, halfBudgetDelay, halfBudgetWarning, parseSystemdTimes } from "../../shim/wsl/budget.ts";
 import { binShScript } from "../../shim/wsl/installBin.ts";
-import { DEFAULT_SHELL, planShell, type ShellFacts, shellsOf, userOf, waitSeconds } from "../../shim/wsl/shellDecision.ts";
+import { bashEnvScript, DEFAULT_SHELL, importingEnvironment, importsThroughBashEnv, planShell, type ShellFacts, shellsOf, userOf, waitSeconds } from "../../shim/wsl/shellDecision.ts";
 import { DEFAULT_INIT_TIMEOUT_MS, parseInitTimeout } from "../../shim/wsl/wslConf.ts";
 
 describe("wsl.conf: [boot] initTimeout", () => {
@@ -105,6 +105,41 @@ describe("the login-shell wrapper's decisions", () => {
     expect(waitSeconds(120)).toBe(135);
     expect(waitSeconds(0)).toBe(300);
     expect(waitSeconds(undefined)).toBe(135);
+  });
+});
+
+describe("the wrapper's import through BASH_ENV", () => {
+  const bash = "/run/current-system/sw/bin/bash";
+  const facts = (argv: string[], env: Record<string, string> = {}, stdinIsSocket = false) => ({ shell: bash, argv, env, stdinIsSocket });
+
+  it("is taken for bash -c, login or not, where bash reads BASH_ENV", () => {
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"]))).toBe(true);
+    expect(importsThroughBashEnv(facts(["-bash", "-c", "true"]))).toBe(true);
+    // A login shell reads its profile, then BASH_ENV, whatever stdin is.
+    expect(importsThroughBashEnv(facts(["-bash", "-c", "true"], {}, true))).toBe(true);
+  });
+
+  it("is not taken where bash reads something else, or nothing", () => {
+    expect(importsThroughBashEnv(facts([bash]))).toBe(false); // interactive
+    expect(importsThroughBashEnv(facts(["-bash"]))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], {}, true))).toBe(false); // takes itself for a remote shell
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], { SSH_CLIENT: "10.0.0.1 5 22" }))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], { POSIXLY_CORRECT: "1" }))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], { SHELLOPTS: "braceexpand:posix" }))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], { BASH_ENV: "/home/me/env.sh" }))).toBe(false);
+    expect(importsThroughBashEnv(facts(["-su", "-c", "true"]))).toBe(false);
+    expect(importsThroughBashEnv({ ...facts(["/bin/zsh", "-c", "true"]), shell: "/bin/zsh" })).toBe(false);
+  });
+
+  it("its file closes its own descriptor and unsets BASH_ENV before anything else, and imports once", () => {
+    const script = bashEnvScript(7);
+    expect(script.startsWith("exec 7<&-; unset BASH_ENV; ")).toBe(true);
+    expect(script).toContain('[ -n "${__NIXOS_SET_ENVIRONMENT_DONE-}" ] || . /etc/set-environment');
+  });
+
+  it("the importing bash does not read the caller's BASH_ENV, which is kept for the real shell", () => {
+    expect(importingEnvironment({ PATH: "/bin", BASH_ENV: "/home/me/env.sh" })).toEqual({ PATH: "/bin", __NIXOS_WSL_SHELL_BASH_ENV: "/home/me/env.sh" });
+    expect(importingEnvironment({ PATH: "/bin" })).toEqual({ PATH: "/bin" });
   });
 });
 
