@@ -1,6 +1,5 @@
-// The command line of nixos-wsl-recovery, parsed with yargs into one request.
-import yargs from "yargs";
-import { helpText, UsageError, withHouseRules } from "../src/cliParser.ts";
+// The command line of nixos-wsl-recovery, parsed into one request.
+import { UsageError } from "../src/cliParser.ts";
 import { SYSTEM_DISTRO_MOUNT, SYSTEM_PROFILE } from "../src/paths.ts";
 
 /** Which generation a request names. */
@@ -49,48 +48,138 @@ NixOS instead of the system distribution); 126 the root is not a NixOS installat
 128+N ended by signal N (a SIGTERM is passed to the command inside, which is killed 2 s
 later if it has not ended; --rollback and --boot-once finish their change first).`;
 
-function parser(args: readonly string[]) {
-  return withHouseRules(
-    yargs([...args])
-    .scriptName("nixos-wsl-recovery")
-    .usage(USAGE)
-    .epilogue(EPILOGUE)
-    .parserConfiguration({ "populate--": true, "unknown-options-as-args": false })
-    .option("root", { type: "string", default: SYSTEM_DISTRO_MOUNT, describe: "the NixOS root to work on", requiresArg: true })
-    .option("system", { type: "string", describe: `a system generation inside the root (default ${SYSTEM_PROFILE})`, requiresArg: true })
-    .option("generation", { type: "number", describe: "generation N, i.e. --system /nix/var/nix/profiles/system-N-link", requiresArg: true })
-    .option("previous", { type: "boolean", describe: "the newest generation older than the default" })
-    .option("command", { alias: "c", type: "string", describe: "run CMD with the generation's bash -c instead of a login shell", requiresArg: true })
-    .option("silent", { type: "boolean", describe: "hide the activation script's output" })
-    .option("list", { type: "boolean", describe: "list the generations: number, date, NixOS version, default" })
-    .option("doctor", { type: "boolean", describe: "find why the distro does not start, and say the fix (changes nothing)" })
-    .option("json", { type: "boolean", describe: "with --list or --doctor: print JSON" })
-    .option("rollback", { type: "boolean", describe: "make the chosen generation the default for the next start" })
-    .option("boot-once", { type: "boolean", describe: "boot the chosen generation at the next start only" })
-    .conflicts("system", ["generation", "previous"])
-    .conflicts("generation", "previous")
-    .conflicts("doctor", ["list", "rollback", "boot-once", "command", "silent", "system", "generation", "previous"])
-    .conflicts("list", ["rollback", "boot-once", "command", "silent", "system", "generation", "previous"])
-    .conflicts("rollback", ["boot-once", "command", "silent"])
-    .conflicts("boot-once", ["command", "silent"])
-  );
+const OPTIONS = {
+  root: { type: "string" },
+  system: { type: "string" },
+  generation: { type: "string" },
+  previous: { type: "boolean" },
+  command: { type: "string", short: "c" },
+  silent: { type: "boolean" },
+  list: { type: "boolean" },
+  doctor: { type: "boolean" },
+  json: { type: "boolean" },
+  rollback: { type: "boolean" },
+  "boot-once": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
+  ["--root DIR", `the NixOS root to work on (default ${SYSTEM_DISTRO_MOUNT})`],
+  ["--system PATH", `a system generation inside the root (default ${SYSTEM_PROFILE})`],
+  ["--generation N", "generation N, i.e. --system /nix/var/nix/profiles/system-N-link"],
+  ["--previous", "the newest generation older than the default"],
+  ["-c, --command CMD", "run CMD with the generation's bash -c instead of a login shell"],
+  ["--silent", "hide the activation script's output"],
+  ["--list", "list the generations: number, date, NixOS version, default"],
+  ["--doctor", "find why the distro does not start, and say the fix (changes nothing)"],
+  ["--json", "with --list or --doctor: print JSON"],
+  ["--rollback", "make the chosen generation the default for the next start"],
+  ["--boot-once", "boot the chosen generation at the next start only"],
+  ["-h, --help", "show this help"],
+];
+
+/** Each option with those it cannot be given with. */
+const CONFLICTS: ReadonlyArray<readonly [OptionName, readonly OptionName[]]> = [
+  ["system", ["generation", "previous"]],
+  ["generation", ["previous"]],
+  ["doctor", ["list", "rollback", "boot-once", "command", "silent", "system", "generation", "previous"]],
+  ["list", ["rollback", "boot-once", "command", "silent", "system", "generation", "previous"]],
+  ["rollback", ["boot-once", "command", "silent"]],
+  ["boot-once", ["command", "silent"]],
+];
+
+function helpText(): string {
+  const width = Math.max(...OPTION_HELP.map(([names]) => names.length));
+  const options = OPTION_HELP.map(([names, text]) => `  ${names.padEnd(width)}  ${text}`).join("\n");
+  return `${USAGE}\n\nOptions:\n${options}\n\n${EPILOGUE}\n`;
+}
+
+interface ParsedLine {
+  readonly values: { readonly [name in OptionName]?: string | boolean };
+  /** Arguments before a "--", which this command never takes. */
+  readonly stray: readonly string[];
+  /** Everything after the first "--". */
+  readonly rest: readonly string[];
+}
+
+/**
+ * Options, stray arguments and the command after "--". Read by hand: this runs
+ * at every recovery start, and loading and running yargs took as long as
+ * starting the runtime itself; @pkgjs/parseargs took 11 ms to load on the bench
+ * machine, the runtime's util.parseArgs 2 to 4 ms; this loop takes none.
+ */
+function readLine(args: readonly string[]): ParsedLine {
+  const values: { [name in OptionName]?: string | boolean } = {};
+  const stray: string[] = [];
+  let index = 0;
+  for (; index < args.length; index++) {
+    const arg = args[index]!;
+    if (arg === "--") break;
+    if (!arg.startsWith("-") || arg === "-") {
+      stray.push(arg);
+      continue;
+    }
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const written = equals < 0 ? arg : arg.slice(0, equals);
+    const name = optionNamed(written);
+    if (OPTIONS[name].type === "boolean") {
+      if (equals >= 0) throw new UsageError(`${written} takes no value ('${arg}')`);
+      values[name] = true;
+    } else if (equals >= 0) {
+      values[name] = arg.slice(equals + 1);
+    } else {
+      const value = args[index + 1];
+      if (value === undefined || (value.startsWith("-") && value !== "-")) {
+        throw new UsageError(`${written} needs a value${value === undefined ? "" : ` (found '${value}'; give a value starting with a dash as ${written}=${value})`}`);
+      }
+      values[name] = value;
+      index++;
+    }
+  }
+  for (const [option, others] of CONFLICTS) {
+    const clash = values[option] !== undefined ? others.find((other) => values[other] !== undefined) : undefined;
+    if (clash !== undefined) throw new UsageError(`--${option} and --${clash} cannot be given together (they are mutually exclusive)`);
+  }
+  return { values, stray, rest: args.slice(index + 1) };
+}
+
+/** The option `written` (--name or -x) names, or a UsageError. */
+function optionNamed(written: string): OptionName {
+  if (written.startsWith("--") && Object.hasOwn(OPTIONS, written.slice(2))) return written.slice(2) as OptionName;
+  const short = Object.entries(OPTIONS).find(([, option]) => "short" in option && `-${option.short}` === written);
+  if (short) return short[0] as OptionName;
+  throw new UsageError(`unknown option '${written}' (a command and its own options go after '--')`);
+}
+
+/** A whole generation number, or a UsageError. */
+function generationNumber(value: string): number {
+  const number = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < 1) throw new UsageError("--generation takes a whole generation number, such as 42");
+  return number;
 }
 
 export function parseRecoveryArgs(args: readonly string[]): RecoveryRequest {
-  const y = parser(args);
-  const argv = y.parseSync();
-  if (argv.help) {
-    return { action: "help", text: helpText(y) };
+  const { values, stray, rest } = readLine(args);
+  if (values.help) return { action: "help", text: helpText() };
+  if (stray.length > 0) {
+    throw new UsageError(`unexpected argument '${stray[0]}': put a command after '--' (nixos-wsl-recovery -- ${stray.join(" ")})`);
   }
-  const rest = ((argv["--"] as (string | number)[] | undefined) ?? []).map(String);
-  const positional = argv._.map(String);
-  if (positional.length > 0) {
-    throw new UsageError(`unexpected argument '${positional[0]}': put a command after '--' (nixos-wsl-recovery -- ${positional.join(" ")})`);
-  }
+  const argv = {
+    root: (values.root as string | undefined) ?? SYSTEM_DISTRO_MOUNT,
+    system: values.system as string | undefined,
+    generation: values.generation === undefined ? undefined : generationNumber(values.generation as string),
+    previous: values.previous === true,
+    command: values.command as string | undefined,
+    silent: values.silent === true,
+    list: values.list === true,
+    doctor: values.doctor === true,
+    json: values.json === true,
+    rollback: values.rollback === true,
+    "boot-once": values["boot-once"] === true,
+  };
   const root = argv.root;
-  if (argv.generation !== undefined && (!Number.isInteger(argv.generation) || argv.generation < 1)) {
-    throw new UsageError("--generation takes a whole generation number, such as 42");
-  }
   const generation: GenerationChoice =
     argv.system !== undefined
       ? { kind: "path", path: argv.system }
@@ -102,11 +191,11 @@ export function parseRecoveryArgs(args: readonly string[]): RecoveryRequest {
 
   if (argv.list) {
     if (rest.length > 0) throw new UsageError("--list takes no command");
-    return { action: "list", root, json: argv.json === true };
+    return { action: "list", root, json: argv.json };
   }
   if (argv.doctor) {
     if (rest.length > 0) throw new UsageError("--doctor takes no command");
-    return { action: "doctor", root, json: argv.json === true };
+    return { action: "doctor", root, json: argv.json };
   }
   if (argv.json) throw new UsageError("--json goes with --list or --doctor");
   if (argv.rollback) {
@@ -127,5 +216,5 @@ export function parseRecoveryArgs(args: readonly string[]): RecoveryRequest {
     throw new UsageError("give either --command CMD or -- CMD ARGS..., not both");
   }
   const command = argv.command !== undefined ? { shell: argv.command } : rest.length > 0 ? { argv: rest } : null;
-  return { action: "enter", root, generation, command, silent: argv.silent === true };
+  return { action: "enter", root, generation, command, silent: argv.silent };
 }

@@ -152,7 +152,7 @@ describe("nixos-wsl-recovery refusing bad input", () => {
   it("explains bad usage with exit 2", async () => {
     const unknown = await runFromSystemDistro(distro.root, ["--frobnicate"]);
     expect(unknown.exitCode).toBe(2);
-    expect(unknown.stderr).toContain("Unknown argument: frobnicate");
+    expect(unknown.stderr).toContain("unknown option '--frobnicate' (a command and its own options go after '--')");
     expect(unknown.stderr).toContain("nixos-wsl-recovery --help");
     const both = await runFromSystemDistro(distro.root, ["--generation", "1", "--previous"]);
     expect(both.exitCode).toBe(2);

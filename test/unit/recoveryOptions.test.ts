@@ -36,6 +36,15 @@ describe("nixos-wsl-recovery command line", () => {
     expect(parseRecoveryArgs(["--silent", "--", "ls", "-l", "--all"])).toMatchObject({ command: { argv: ["ls", "-l", "--all"] }, silent: true });
   });
 
+  it("takes a value after = or as the next argument, and -h for help", () => {
+    expect(parseRecoveryArgs(["--root=/x", "--list"])).toEqual({ action: "list", root: "/x", json: false });
+    expect(parseRecoveryArgs(["--root=-odd", "--list"])).toEqual({ action: "list", root: "-odd", json: false });
+    expect(parseRecoveryArgs(["--command=ls -l"])).toMatchObject({ command: { shell: "ls -l" } });
+    expect(parseRecoveryArgs(["-h"])).toMatchObject({ action: "help" });
+    // After "--" everything is the command's, options included.
+    expect(parseRecoveryArgs(["--", "--list", "-c"])).toMatchObject({ action: "enter", command: { argv: ["--list", "-c"] } });
+  });
+
   it("parses --list and --rollback", () => {
     expect(parseRecoveryArgs(["--list", "--json", "--root", "/x"])).toEqual({ action: "list", root: "/x", json: true });
     expect(parseRecoveryArgs(["--doctor"])).toEqual({ action: "doctor", root: "/mnt/wslg/distro", json: false });
@@ -55,8 +64,11 @@ describe("nixos-wsl-recovery command line", () => {
     [["--json"], /--json goes with --list/],
     [["-c", "ls", "--", "ls"], /either --command CMD or -- CMD/],
     [["ls"], /put a command after '--'/],
-    [["--root"], /Not enough arguments/],
-    [["--bogus"], /Unknown argument: bogus/],
+    [["--root"], /--root needs a value$/],
+    [["--root", "--list"], /--root needs a value \(found '--list'; give a value starting with a dash as --root=--list\)/],
+    [["--silent=yes"], /--silent takes no value/],
+    [["-x"], /unknown option '-x'/],
+    [["--bogus"], /unknown option '--bogus' \(a command and its own options go after '--'\)/],
   ])("rejects %j", (args, message) => {
     expect(() => parseRecoveryArgs(args)).toThrow(message);
   });
