@@ -1,7 +1,6 @@
 // Which role the one executable plays: chosen by the name it was started
 // under (argv[0], with a leading "-" when started as a login shell), or by a
 // subcommand when started as nixos-wsl-init.
-import { basename } from "node:path";
 
 export type Command =
   | { readonly kind: "shim"; readonly args: readonly string[] }
@@ -36,7 +35,8 @@ const ROLE_NAMES: Record<string, "shim" | "legacy" | "recovery"> = {
 
 /** The program name without directory or login-shell dash. */
 export function programName(argv0: string): string {
-  return basename(argv0).replace(/^-/, "");
+  // Not node:path's basename: loading that module costs the login-shell wrapper more than its work.
+  return argv0.slice(argv0.lastIndexOf("/") + 1).replace(/^-/, "");
 }
 
 export const RECOVERY_INNER = "__recovery-inner";

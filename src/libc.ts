@@ -14,6 +14,12 @@ const { symbols: c } = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
   memfd_create: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  open: { args: [FFIType.ptr, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+  access: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  statx: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.u32, FFIType.ptr], returns: FFIType.i32 },
 });
 
 // mount(2) flags, from <sys/mount.h>.
@@ -33,7 +39,20 @@ export const CLONE_NEWNS = 0x20000;
 export const CLONE_NEWPID = 0x20000000;
 
 /** The errno values callers tell apart, by the names Node gives them. */
-const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 22: "EINVAL", 30: "EROFS" };
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  4: "EINTR",
+  9: "EBADF",
+  13: "EACCES",
+  16: "EBUSY",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  30: "EROFS",
+  36: "ENAMETOOLONG",
+  40: "ELOOP",
+};
 
 /** A failed system call, carrying errno (and its name in `code`, as Node's errors do) so callers can explain it. */
 export class SyscallError extends Error {
@@ -137,6 +156,83 @@ export function directoryNames(fd: number, path: string): Buffer[] {
       offset += recordLength;
     }
   }
+}
+
+const O_CLOEXEC = 0o2000000;
+const EINTR = 4;
+
+/** Open `path` for reading (close-on-exec); a SyscallError names why not. */
+export function openForReading(path: string): number {
+  const fd = c.open(cstr(path), O_CLOEXEC, 0);
+  check(fd, `open(${path})`);
+  return fd;
+}
+
+/** Everything left to read from `fd`. */
+export function readToEnd(fd: number, path: string): Buffer {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    const length = Number(c.read(fd, chunk, chunk.length));
+    if (length === -1) {
+      const errno = lastErrno();
+      if (errno === EINTR) continue;
+      throw new SyscallError(`read(${path})`, errno);
+    }
+    if (length === 0) return Buffer.concat(chunks);
+    chunks.push(chunk.subarray(0, length));
+  }
+}
+
+/** Write all of `text` to `fd`. */
+export function writeAllTo(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let offset = 0; offset < bytes.length; ) {
+    const written = Number(c.write(fd, bytes.subarray(offset), bytes.length - offset));
+    if (written === -1) {
+      const errno = lastErrno();
+      if (errno === EINTR) continue;
+      throw new SyscallError(`write(fd ${fd})`, errno);
+    }
+    offset += written;
+  }
+}
+
+export function closeDescriptor(fd: number): void {
+  c.close(fd);
+}
+
+export const X_OK = 1;
+
+/** access(2): 0 when this process may use `path` so, else the errno. */
+export function accessErrno(path: string, mode: number): number {
+  return c.access(cstr(path), mode) === 0 ? 0 : lastErrno();
+}
+
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE_MODE_UID = 0x1 | 0x2 | 0x8;
+const S_IFMT = 0o170000;
+const FILE_TYPES: Record<number, FileStatus["type"]> = { 0o100000: "file", 0o040000: "directory", 0o140000: "socket" };
+
+export interface FileStatus {
+  readonly type: "file" | "directory" | "socket" | "other";
+  /** Permission bits (mode & 0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+}
+
+/**
+ * statx(2), following symlinks, of a path or (a number) an open descriptor;
+ * a SyscallError names why not. Its struct has one layout on every
+ * architecture: stx_uid at byte 20, stx_mode at byte 28.
+ */
+export function statusOf(target: string | number): FileStatus {
+  const buffer = Buffer.alloc(256);
+  const [dirfd, path, flags] = typeof target === "number" ? [target, "", AT_EMPTY_PATH] : [AT_FDCWD, target, 0];
+  check(c.statx(dirfd, cstr(path), flags, STATX_TYPE_MODE_UID, buffer), `statx(${typeof target === "number" ? `fd ${target}` : target})`);
+  const mode = buffer.readUInt16LE(28);
+  return { type: FILE_TYPES[mode & S_IFMT] ?? "other", mode: mode & 0o7777, uid: buffer.readUInt32LE(20) };
 }
 
 /**

@@ -4,7 +4,6 @@
 // about 1 ms, while importing the shim on demand costs the boot about 0.15 ms.
 import { version } from "../package.json";
 import { EXIT_USAGE } from "./exitCodes.ts";
-import { openKernelLog } from "./log.ts";
 import { describeFailure } from "./stepError.ts";
 
 import { HELP, parseInvocation } from "./invocation.ts";
@@ -55,10 +54,11 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (error: unknown) => {
+  async (error: unknown) => {
     const message = describeFailure(error);
     // As PID 1 nobody may read stderr: the kernel log is where the user looks (dmesg from the system distro).
-    if (process.pid === 1) openKernelLog().fatal(message);
+    // Imported here, not above: the login-shell wrapper, the most frequent start, never loads node:fs.
+    if (process.pid === 1) (await import("./log.ts")).openKernelLog().fatal(message);
     else process.stderr.write(`nixos-wsl-init: ${message}\n`);
     process.exit(1);
   },

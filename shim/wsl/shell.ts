@@ -4,10 +4,13 @@
 // /etc/set-environment once (in the real shell itself when that is bash given
 // -c, else in a bash of its own), then execs the user's real shell: exit code
 // and stdio pass through because this process becomes that shell.
-import { accessSync, closeSync, constants, existsSync, fstatSync, readFileSync, statSync, watch, writeSync } from "node:fs";
-import { execve, inheritedMemoryFile } from "../../src/libc.ts";
+//
+// It runs at every `wsl CMD`, terminal tab and editor's remote command, so it
+// reads and checks files with libc's calls (src/libc.ts), not node:fs: loading
+// node:fs alone cost it about 2 ms on the bench machine, more than all its work.
+import type { FSWatcher } from "node:fs";
+import { accessErrno, closeDescriptor, execve, inheritedMemoryFile, openForReading, readToEnd, statusOf, writeAllTo, X_OK } from "../../src/libc.ts";
 import { CONFIG_FILE } from "../../src/paths.ts";
-import { sayAs } from "../../src/say.ts";
 import { errorCode } from "../../src/stepError.ts";
 import { bashEnvScript, DEFAULT_SHELL, importingEnvironment, importScript, importsThroughBashEnv, planShell, shellsOf, userOf, waitSeconds, WRAPPER_NAME } from "./shellDecision.ts";
 
@@ -18,35 +21,60 @@ const BASH = `${CURRENT_SYSTEM}/sw/bin/bash`;
 const PROFILE_BASH = "/nix/var/nix/profiles/system/sw/bin/bash";
 
 // Synchronous: this process execs the user's shell right after, on the same stderr.
-const say = sayAs(WRAPPER_NAME);
+function say(message: string): void {
+  try {
+    writeAllTo(2, `${WRAPPER_NAME}: ${message}\n`);
+  } catch {
+    // nobody to tell
+  }
+}
 
 function readOr<T>(path: string, use: (text: string) => T, fallback: T): T {
+  let fd: number;
   try {
-    return use(readFileSync(path, "utf8"));
+    fd = openForReading(path);
   } catch {
     return fallback;
+  }
+  try {
+    return use(readToEnd(fd, path).toString("utf8"));
+  } catch {
+    return fallback;
+  } finally {
+    closeDescriptor(fd);
+  }
+}
+
+/** Whether `path` exists (following symlinks), as existsSync says. */
+function exists(path: string): boolean {
+  try {
+    statusOf(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
 /** Resolves true once /run/current-system exists, false after `seconds`: fs.watch on /run (inotify), no polling. */
-function activationFinished(seconds: number): Promise<boolean> {
+async function activationFinished(seconds: number): Promise<boolean> {
+  const { watch } = await import("node:fs"); // only a start that waits pays for it
   return new Promise((resolve) => {
-    let watcher: ReturnType<typeof watch> | null = null;
+    let watcher: FSWatcher | null = null;
     const done = (finished: boolean) => {
       clearTimeout(timer);
       watcher?.close();
       resolve(finished);
     };
-    const timer = setTimeout(() => done(existsSync(CURRENT_SYSTEM)), seconds * 1000);
+    const timer = setTimeout(() => done(exists(CURRENT_SYSTEM)), seconds * 1000);
     try {
       watcher = watch("/run", (_event, name) => {
-        if ((name === null || String(name) === "current-system") && existsSync(CURRENT_SYSTEM)) done(true);
+        if ((name === null || String(name) === "current-system") && exists(CURRENT_SYSTEM)) done(true);
       });
     } catch (error) {
       say(`cannot watch /run (${(error as Error).message}); waiting the full ${seconds} s`);
     }
     // It may have appeared between the first look and the watch.
-    if (existsSync(CURRENT_SYSTEM)) done(true);
+    if (exists(CURRENT_SYSTEM)) done(true);
   });
 }
 
@@ -66,7 +94,7 @@ export async function runWslShell(argv0: string, args: readonly string[]): Promi
   const plan = planShell({ argv0, args, env: process.env, user, shells: shellsOf(config), parentComm });
   if (plan.note) say(plan.note);
 
-  if (!existsSync(CURRENT_SYSTEM)) {
+  if (!exists(CURRENT_SYSTEM)) {
     const seconds = waitSeconds((config as { activationTimeoutSeconds?: unknown }).activationTimeoutSeconds);
     say(`NixOS is still activating; waiting for it to finish (at most ${seconds} s)...`);
     if (!(await activationFinished(seconds))) {
@@ -89,7 +117,7 @@ export async function runWslShell(argv0: string, args: readonly string[]): Promi
     say(`cannot start ${shell}: ${why}; starting ${BASH} instead`);
     [shell, argv] = fallback[0]!;
   }
-  if (plan.importEnvironment && existsSync(SET_ENVIRONMENT) && existsSync(BASH)) {
+  if (plan.importEnvironment && exists(SET_ENVIRONMENT) && exists(BASH)) {
     if (importsThroughBashEnv({ shell, argv, env: process.env, stdinIsSocket: isSocket(0) })) execImportingItself(shell, argv);
     // A shell reads the shell file: the import runs in bash, which then execs the real shell with the environment.
     return execFirst([[BASH, [`${WRAPPER_NAME}-env`, "-c", importScript(BASH), argv[0]!, shell, ...argv.slice(1)], importingEnvironment(process.env)], ...fallback.slice(1)]);
@@ -111,19 +139,19 @@ function execImportingItself(shell: string, argv: readonly string[]): void {
   }
   const path = `/proc/self/fd/${fd}`;
   try {
-    if (!existsSync(path)) return; // no /proc: bash could not open it
-    writeSync(fd, bashEnvScript(fd));
+    if (!exists(path)) return; // no /proc: bash could not open it
+    writeAllTo(fd, bashEnvScript(fd));
     execve(shell, argv, { ...process.env, BASH_ENV: path });
   } catch (error) {
     say(`cannot start ${shell}: ${(error as Error).message}; trying again through ${BASH}`);
   } finally {
-    closeSync(fd);
+    closeDescriptor(fd);
   }
 }
 
 function isSocket(fd: number): boolean {
   try {
-    return fstatSync(fd).isSocket();
+    return statusOf(fd).type === "socket";
   } catch {
     return false; // closed: bash takes it for no network connection either
   }
@@ -131,22 +159,19 @@ function isSocket(fd: number): boolean {
 
 /** Why execve would refuse a program, or null: a missing file, a directory, no execute permission (or a noexec mount). */
 function whyNotStartable(path: string): string | null {
-  let stats;
+  let status;
   try {
-    stats = statSync(path);
+    status = statusOf(path);
   } catch (error) {
     return errorCode(error) === "ENOENT" ? "it does not exist" : `it cannot be looked at (${(error as Error).message})`;
   }
-  if (!stats.isFile()) return stats.isDirectory() ? "it is a directory, not a program" : "it is not a regular file";
-  try {
-    accessSync(path, constants.X_OK);
-    return null;
-  } catch (error) {
-    const mode = `mode ${(stats.mode & 0o7777).toString(8).padStart(4, "0")}, owner uid ${stats.uid}`;
-    return (stats.mode & 0o111) === 0
-      ? `it is not executable (${mode}); make it so with chmod +x`
-      : `this user may not execute it (${mode}; ${errorCode(error) ?? (error as Error).message}, or a noexec mount)`;
-  }
+  if (status.type !== "file") return status.type === "directory" ? "it is a directory, not a program" : "it is not a regular file";
+  const errno = accessErrno(path, X_OK);
+  if (errno === 0) return null;
+  const mode = `mode ${status.mode.toString(8).padStart(4, "0")}, owner uid ${status.uid}`;
+  return (status.mode & 0o111) === 0
+    ? `it is not executable (${mode}); make it so with chmod +x`
+    : `this user may not execute it (${mode}; ${errno === 13 ? "EACCES" : `errno ${errno}`}, or a noexec mount)`;
 }
 
 type Environment = Record<string, string | undefined>;
