@@ -10,13 +10,24 @@ export interface Timed {
   readonly maxRssKiB: number;
 }
 
-/** Run a command to its end; wall time and the peak RSS of its process tree. */
+/** Run a command to its end, stdin /dev/null; wall time and the peak RSS of its process tree. */
 export function run(command: readonly string[]): Timed {
   const started = performance.now();
-  const result = Bun.spawnSync([...command], { stdout: "ignore", stderr: "pipe" });
+  const result = Bun.spawnSync([...command], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const ms = performance.now() - started;
   if (result.exitCode !== 0) throw new Error(`${command.join(" ")} failed (${result.exitCode}): ${result.stderr.toString()}`);
   return { ms, maxRssKiB: Math.round(Number(result.resourceUsage.maxRSS) / 1024) };
+}
+
+/** Run a command to its end with stdin a socket, as a program piping into it gives (Bun.spawn's "pipe"); wall time. */
+export async function runPiped(command: readonly string[]): Promise<number> {
+  const started = performance.now();
+  const child = Bun.spawn([...command], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+  await child.stdin.end();
+  const [exitCode, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  const ms = performance.now() - started;
+  if (exitCode !== 0) throw new Error(`${command.join(" ")} failed (${exitCode}): ${stderr}`);
+  return ms;
 }
 
 export function sh(script: string): void {
@@ -26,6 +37,14 @@ export function sh(script: string): void {
 
 export const STAND_IN_SYSTEMD = "/usr/bin/true";
 
+/** Compile floor.ts (bun's floor) to `outfile`, built as the shim is (package.json's build), so that the two differ only in what the program does. */
+export function compileFloor(outfile: string): void {
+  const source = join(import.meta.dir, "floor.ts");
+  const flags = ["--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--minify", "--bytecode", "--compile-jit-policy=8", "--format=esm"];
+  const result = Bun.spawnSync([process.execPath, "build", ...flags, source, "--outfile", outfile], { stdout: "ignore", stderr: "pipe" });
+  if (result.exitCode !== 0) throw new Error(`compiling ${source} failed: ${result.stderr.toString()}`);
+}
+
 /**
  * A fake root whose generation 1 does nothing: `activate` is an empty script,
  * systemd and systemd-tmpfiles are /usr/bin/true. It is bound on itself (so "/"
@@ -34,6 +53,11 @@ export const STAND_IN_SYSTEMD = "/usr/bin/true";
  */
 export function withBenchRoot<T>(use: (fake: FakeRoot) => T): T {
   const fake = makeFakeRoot({ generations: [{ number: 1 }] });
+  const remove = () => {
+    sh(`umount -R ${fake.root} 2>/dev/null || true`);
+    fake.remove();
+  };
+  let removeNow = true;
   try {
     const generation = join(fake.root, fake.storePath(1));
     writeFileSync(join(generation, "activate"), "#!/bin/sh\n");
@@ -42,9 +66,12 @@ export function withBenchRoot<T>(use: (fake: FakeRoot) => T): T {
       symlinkSync(STAND_IN_SYSTEMD, join(generation, program));
     }
     sh(`mount --bind ${fake.root} ${fake.root} && mount --bind -o ro /usr ${fake.root}/usr`);
-    return use(fake);
+    const result = use(fake);
+    if (!(result instanceof Promise)) return result;
+    // An asynchronous benchmark: the root goes when it is done.
+    removeNow = false;
+    return result.finally(remove) as T;
   } finally {
-    sh(`umount -R ${fake.root} 2>/dev/null || true`);
-    fake.remove();
+    if (removeNow) remove();
   }
 }

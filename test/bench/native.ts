@@ -7,7 +7,7 @@ import { BOOT_STATE } from "../../src/bootState.ts";
 import type { BootRecord } from "../../shim/native/bootRecord.ts";
 import { dirname, join } from "node:path";
 import { BINARY } from "../harness/paths.ts";
-import { run, sh, withBenchRoot } from "./benchRoot.ts";
+import { compileFloor, run, sh, withBenchRoot } from "./benchRoot.ts";
 import { median } from "./stats.ts";
 
 export interface NativeFigures {
@@ -20,14 +20,6 @@ export interface NativeFigures {
   readonly bunFloorMs: number;
   readonly shimPeakRssKiB: number;
   readonly binaryBytes: number;
-}
-
-function compileFloor(outfile: string): void {
-  const source = join(import.meta.dir, "floor.ts");
-  // Built as the shim is (package.json's build), so that the two differ only in what the program does.
-  const flags = ["--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--minify", "--bytecode", "--compile-jit-policy=8", "--format=esm"];
-  const result = Bun.spawnSync([process.execPath, "build", ...flags, source, "--outfile", outfile], { stdout: "ignore", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`compiling ${source} failed: ${result.stderr.toString()}`);
 }
 
 export function benchNative(runs: number): NativeFigures {
