@@ -1,4 +1,7 @@
 // The command line of nixos-wsl-recovery, parsed into one request.
+import { type OptionSpec, readCommandLine } from "../src/commandLine.ts";
+
+type OptionName = "root" | "system" | "generation" | "previous" | "command" | "silent" | "list" | "doctor" | "json" | "rollback" | "boot-once" | "help";
 import { UsageError } from "../src/cliParser.ts";
 import { SYSTEM_DISTRO_MOUNT, SYSTEM_PROFILE } from "../src/paths.ts";
 
@@ -48,7 +51,7 @@ NixOS instead of the system distribution); 126 the root is not a NixOS installat
 128+N ended by signal N (a SIGTERM is passed to the command inside, which is killed 2 s
 later if it has not ended; --rollback and --boot-once finish their change first).`;
 
-const OPTIONS = {
+const OPTIONS: { readonly [name in OptionName]: OptionSpec } = {
   root: { type: "string" },
   system: { type: "string" },
   generation: { type: "string" },
@@ -61,9 +64,7 @@ const OPTIONS = {
   rollback: { type: "boolean" },
   "boot-once": { type: "boolean" },
   help: { type: "boolean", short: "h" },
-} as const;
-
-type OptionName = keyof typeof OPTIONS;
+};
 
 const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ["--root DIR", `the NixOS root to work on (default ${SYSTEM_DISTRO_MOUNT})`],
@@ -96,61 +97,15 @@ function helpText(): string {
   return `${USAGE}\n\nOptions:\n${options}\n\n${EPILOGUE}\n`;
 }
 
-interface ParsedLine {
-  readonly values: { readonly [name in OptionName]?: string | boolean };
-  /** Arguments before a "--", which this command never takes. */
-  readonly stray: readonly string[];
-  /** Everything after the first "--". */
-  readonly rest: readonly string[];
-}
-
-/**
- * Options, stray arguments and the command after "--". Read by hand: this runs
- * at every recovery start, and loading and running yargs took as long as
- * starting the runtime itself; @pkgjs/parseargs took 11 ms to load on the bench
- * machine, the runtime's util.parseArgs 2 to 4 ms; this loop takes none.
- */
-function readLine(args: readonly string[]): ParsedLine {
-  const values: { [name in OptionName]?: string | boolean } = {};
-  const stray: string[] = [];
-  let index = 0;
-  for (; index < args.length; index++) {
-    const arg = args[index]!;
-    if (arg === "--") break;
-    if (!arg.startsWith("-") || arg === "-") {
-      stray.push(arg);
-      continue;
-    }
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const written = equals < 0 ? arg : arg.slice(0, equals);
-    const name = optionNamed(written);
-    if (OPTIONS[name].type === "boolean") {
-      if (equals >= 0) throw new UsageError(`${written} takes no value ('${arg}')`);
-      values[name] = true;
-    } else if (equals >= 0) {
-      values[name] = arg.slice(equals + 1);
-    } else {
-      const value = args[index + 1];
-      if (value === undefined || (value.startsWith("-") && value !== "-")) {
-        throw new UsageError(`${written} needs a value${value === undefined ? "" : ` (found '${value}'; give a value starting with a dash as ${written}=${value})`}`);
-      }
-      values[name] = value;
-      index++;
-    }
-  }
+/** Options, stray arguments and the command after "--"; a UsageError for a mistake, or for options given together that clash. */
+function readLine(args: readonly string[]) {
+  const line = readCommandLine(args, OPTIONS);
+  const { values } = line;
   for (const [option, others] of CONFLICTS) {
     const clash = values[option] !== undefined ? others.find((other) => values[other] !== undefined) : undefined;
     if (clash !== undefined) throw new UsageError(`--${option} and --${clash} cannot be given together (they are mutually exclusive)`);
   }
-  return { values, stray, rest: args.slice(index + 1) };
-}
-
-/** The option `written` (--name or -x) names, or a UsageError. */
-function optionNamed(written: string): OptionName {
-  if (written.startsWith("--") && Object.hasOwn(OPTIONS, written.slice(2))) return written.slice(2) as OptionName;
-  const short = Object.entries(OPTIONS).find(([, option]) => "short" in option && `-${option.short}` === written);
-  if (short) return short[0] as OptionName;
-  throw new UsageError(`unknown option '${written}' (a command and its own options go after '--')`);
+  return line;
 }
 
 /** A whole generation number, or a UsageError. */

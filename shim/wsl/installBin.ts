@@ -3,11 +3,11 @@
 // pointing into the given system and replaced atomically (written beside it,
 // then renamed over it). Everything else in /bin is left alone. The NixOS
 // module's activation runs it for the system being activated.
-import { parseArgs } from "@pkgjs/parseargs";
 import { replaceAtomically } from "../../src/atomicFile.ts";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../../src/exitCodes.ts";
+import { readCommandLine } from "../../src/commandLine.ts";
 
 const USAGE = "Usage: nixos-wsl-init install-bin --system PATH\n";
 const HELP = `${USAGE}Writes /bin/sh, /bin/mount, /bin/true and /bin/login for WSL, pointing into the NixOS system PATH
@@ -43,20 +43,17 @@ export function runInstallBin(args: readonly string[]): number {
   let system: string;
   let root: string;
   try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { system: { type: "string" }, root: { type: "string" }, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: true,
-    });
+    // Run in every activation: read by hand (src/commandLine.ts says why).
+    const { values, stray, rest } = readCommandLine(args, { system: { type: "string" }, root: { type: "string" }, help: { type: "boolean", short: "h" } });
     if (values.help) {
       process.stdout.write(HELP);
       return EXIT_OK;
     }
-    if (positionals.length > 0) throw new Error(`unexpected argument '${positionals[0]}'`);
+    const unexpected = [...stray, ...rest];
+    if (unexpected.length > 0) throw new Error(`unexpected argument '${unexpected[0]}'`);
     if (!values.system) throw new Error("--system PATH is required");
-    system = values.system;
-    root = values.root ?? "/"; // for tests: a directory standing in for /
+    system = values.system as string;
+    root = (values.root as string | undefined) ?? "/"; // for tests: a directory standing in for /
   } catch (error) {
     process.stderr.write(`nixos-wsl-init install-bin: ${(error as Error).message}\n${USAGE}`);
     return EXIT_USAGE;
