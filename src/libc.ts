@@ -160,6 +160,8 @@ export function directoryNames(fd: number, path: string): Buffer[] {
 
 const O_CLOEXEC = 0o2000000;
 const EINTR = 4;
+const EINVAL = 22;
+const MFD_NOEXEC_SEAL = 0x8;
 
 /** Open `path` for reading (close-on-exec); a SyscallError names why not. */
 export function openForReading(path: string): number {
@@ -241,7 +243,9 @@ export function statusOf(target: string | number): FileStatus {
  * exec'd next can open it as /proc/self/fd/N, and nothing touches a disk.
  */
 export function inheritedMemoryFile(name: string): number {
-  const fd = c.memfd_create(cstr(name), 0);
+  // Not executable where the kernel knows the flag (6.3 and later; vm.memfd_noexec = 2 requires it), else plain.
+  let fd = c.memfd_create(cstr(name), MFD_NOEXEC_SEAL);
+  if (fd === -1 && lastErrno() === EINVAL) fd = c.memfd_create(cstr(name), 0);
   check(fd, `memfd_create(${name})`);
   return fd;
 }

@@ -59,6 +59,20 @@ for executable in npm-built nix-built; do
   out=$(/opt/$executable --version 2>&1); echo "$executable exit=$? $out"
 done
 echo "==== versions end"
+# The login-shell wrapper on this kernel: bash given -c imports /etc/set-environment
+# itself, from a file in memory (memfd_create without 6.3's MFD_NOEXEC_SEAL here).
+echo "==== wrapper begin"
+mkdir -p /run/wrapper-test/system/sw/bin /etc
+ln -s /usr/bin/bash /run/wrapper-test/system/sw/bin/bash
+ln -s /run/wrapper-test/system /run/current-system
+printf '%s\\n' 'export __NIXOS_SET_ENVIRONMENT_DONE=1' 'export FROM_SET_ENVIRONMENT=yes' 'export IMPORTED_VIA="\${BASH_SOURCE[1]:-own}"' > /etc/set-environment
+for executable in npm-built nix-built; do
+  mkdir -p /run/wrapper-test/$executable
+  ln -s /opt/$executable /run/wrapper-test/$executable/nixos-wsl-shell
+  out=$(/run/wrapper-test/$executable/nixos-wsl-shell -c 'echo "$FROM_SET_ENVIRONMENT $IMPORTED_VIA \${BASH_ENV-unset}"' </dev/null 2>&1); echo "$executable exit=$? $out"
+done
+rm -r /run/current-system /etc/set-environment /run/wrapper-test
+echo "==== wrapper end"
 if [ "\${nwi_mode:-native}" = legacy ]; then
   # WSL without systemd: it stays PID 1 and starts root's login shell, syschdemd, with -c.
   ln /opt/$nwi_init /sbin/nixos-wsl-init
@@ -107,7 +121,7 @@ poweroff -f
 `;
 
 /** For legacy mode: Debian's systemd and the tools the shim enters its namespaces with. */
-const HOST_PROGRAMS = ["/lib/systemd/systemd", "/usr/bin/systemctl", "/usr/bin/nsenter", "/usr/bin/setpriv", "/usr/bin/unshare"];
+const HOST_PROGRAMS = ["/lib/systemd/systemd", "/usr/bin/systemctl", "/usr/bin/nsenter", "/usr/bin/setpriv", "/usr/bin/unshare", "/usr/bin/bash"];
 
 function initramfsEntries(glibcLib: string, executables: Record<Executable, string>, hostEntries: readonly CpioEntry[]): CpioEntry[] {
   const glibc = readdirSync(glibcLib);
@@ -237,6 +251,15 @@ describe.skipIf(unavailable !== null)("the VM tier: Debian's 6.1 kernel under qe
       const versions = section(output, "versions");
       expect(versions, output).not.toBeNull();
       expect(versions!.trim().split("\n")).toEqual(["npm-built exit=0 nixos-wsl-init 0.1.0", "nix-built exit=0 nixos-wsl-init 0.1.0"]);
+    }, 150_000);
+
+    it("as the login-shell wrapper, has bash import /etc/set-environment itself on that kernel, leaving nothing of it to the command", async () => {
+      const run = await boot(executable);
+      assertBooted(run, `booting the VM with the ${executable} shim as /sbin/init`);
+      const wrapper = section(run.console, "wrapper");
+      expect(wrapper, run.console).not.toBeNull();
+      const line = wrapper!.trim().split("\n").find((text) => text.startsWith(`${executable} `));
+      expect(line, run.console).toMatch(new RegExp(`^${executable} exit=0 yes /proc/self/fd/\\d+ unset$`));
     }, 150_000);
 
     it("boots as PID 1, and every line it wrote is in the kernel's own log", async () => {
