@@ -43,7 +43,7 @@ export function readCommandLine<Name extends string>(args: readonly string[], op
     } else {
       const value = args[index + 1];
       if (value === undefined || (value.startsWith("-") && value !== "-")) {
-        throw new UsageError(`${written} needs a value${value === undefined ? "" : ` (found '${value}'; give a value starting with a dash as ${written}=${value})`}`);
+        throw new UsageError(`${written} needs a value${value === undefined ? "" : ` (found '${value}'; give a value starting with a dash as --${name}=${value})`}`);
       }
       values[name] = value;
       index++;

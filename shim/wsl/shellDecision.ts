@@ -59,7 +59,8 @@ export function planShell(facts: ShellFacts): ShellPlan {
 export function importScript(fallback: string): string {
   const quoted = `'${fallback.replaceAll("'", "'\\''")}'`;
   return (
-    `. /etc/set-environment || echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
+    // Guarded: taking itself for a remote shell (stdin a socket), this bash may have imported it through bashrc already.
+    `[ -n "\${${DONE_VARIABLE}-}" ] || . /etc/set-environment || echo "${WRAPPER_NAME}: /etc/set-environment failed (exit code $?); going on without all of it" >&2; ` +
     `export ${DONE_VARIABLE}=1; ` +
     `if [ -n "\${${KEPT_BASH_ENV}+set}" ]; then export BASH_ENV="$${KEPT_BASH_ENV}"; unset ${KEPT_BASH_ENV}; fi; ` +
     `shopt -s execfail; exec -a "$0" "$@"; ` +
@@ -72,10 +73,13 @@ export function importScript(fallback: string): string {
  * Whether the real shell can import /etc/set-environment itself, saving the
  * start of a second bash: bash given `-c CMD` (WSL's `wsl CMD`, the most
  * frequent start of all) is not interactive, and reads the file BASH_ENV names
- * before it runs CMD. Not where bash reads something else instead: in POSIX
- * mode, as `-su`, or with stdin a socket or under SSH when not a login shell
- * (bash then takes itself for a remote shell and reads bashrc); nor when the
- * caller set BASH_ENV, whose own file must still be read.
+ * before it runs CMD. Only where that file is the first and only one bash
+ * reads: not as a login shell (nixpkgs' bash then runs the profile files
+ * first, and what they start would inherit BASH_ENV and the file), not with
+ * stdin a socket or under SSH (bash takes itself for a remote shell and reads
+ * bashrc instead), not in POSIX mode, not with options after -c that make it
+ * interactive, a login shell or POSIX, and not when the caller set BASH_ENV,
+ * whose own file must still be read.
  */
 export function importsThroughBashEnv(facts: {
   readonly shell: string;
@@ -84,15 +88,19 @@ export function importsThroughBashEnv(facts: {
   readonly stdinIsSocket: boolean;
 }): boolean {
   const { shell, argv, env } = facts;
-  const login = (argv[0] ?? "").startsWith("-");
-  const remoteLooking = !login && (facts.stdinIsSocket || env.SSH_CLIENT !== undefined || env.SSH2_CLIENT !== undefined);
+  const [argv0 = "", flag, command] = argv;
   return (
     baseName(shell) === "bash" &&
-    argv[0] !== "-su" &&
-    argv[1] === "-c" &&
-    !remoteLooking &&
+    !argv0.startsWith("-") &&
+    flag === "-c" &&
+    command !== undefined &&
+    !/^[-+]/.test(command) &&
+    !facts.stdinIsSocket &&
+    env.SSH_CLIENT === undefined &&
+    env.SSH2_CLIENT === undefined &&
     env.BASH_ENV === undefined &&
     env.POSIXLY_CORRECT === undefined &&
+    env.POSIX_PEDANTIC === undefined &&
     !(env.SHELLOPTS ?? "").split(":").includes("posix")
   );
 }

@@ -21,6 +21,7 @@ describe("the command line read by hand", () => {
     [["-x"], "unknown option '-x' (a command and its own options go after '--')"],
     [["--root"], "--root needs a value"],
     [["--root", "--silent"], "--root needs a value (found '--silent'; give a value starting with a dash as --root=--silent)"],
+    [["-c", "-x"], "-c needs a value (found '-x'; give a value starting with a dash as --command=-x)"],
     [["--silent=yes"], "--silent takes no value ('--silent=yes')"],
     [["--constructor"], "unknown option '--constructor' (a command and its own options go after '--')"],
   ])("refuses %j", (args, message) => {

@@ -112,22 +112,26 @@ describe("the wrapper's import through BASH_ENV", () => {
   const bash = "/run/current-system/sw/bin/bash";
   const facts = (argv: string[], env: Record<string, string> = {}, stdinIsSocket = false) => ({ shell: bash, argv, env, stdinIsSocket });
 
-  it("is taken for bash -c, login or not, where bash reads BASH_ENV", () => {
+  it("is taken for bash -c CMD, where the file BASH_ENV names is the first and only one bash reads", () => {
     expect(importsThroughBashEnv(facts([bash, "-c", "true"]))).toBe(true);
-    expect(importsThroughBashEnv(facts(["-bash", "-c", "true"]))).toBe(true);
-    // A login shell reads its profile, then BASH_ENV, whatever stdin is.
-    expect(importsThroughBashEnv(facts(["-bash", "-c", "true"], {}, true))).toBe(true);
+    expect(importsThroughBashEnv(facts([bash, "-c", "echo -n x", "name", "-i"]))).toBe(true); // after CMD: $0 and $1
   });
 
-  it("is not taken where bash reads something else, or nothing", () => {
+  it("is not taken where bash reads something else first, or nothing", () => {
     expect(importsThroughBashEnv(facts([bash]))).toBe(false); // interactive
     expect(importsThroughBashEnv(facts(["-bash"]))).toBe(false);
+    // nixpkgs' bash reads the profile files of a login shell first, even with -c: they would inherit BASH_ENV.
+    expect(importsThroughBashEnv(facts(["-bash", "-c", "true"]))).toBe(false);
     expect(importsThroughBashEnv(facts([bash, "-c", "true"], {}, true))).toBe(false); // takes itself for a remote shell
     expect(importsThroughBashEnv(facts([bash, "-c", "true"], { SSH_CLIENT: "10.0.0.1 5 22" }))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], { SSH2_CLIENT: "10.0.0.1 5 22" }))).toBe(false);
     expect(importsThroughBashEnv(facts([bash, "-c", "true"], { POSIXLY_CORRECT: "1" }))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c", "true"], { POSIX_PEDANTIC: "1" }))).toBe(false);
     expect(importsThroughBashEnv(facts([bash, "-c", "true"], { SHELLOPTS: "braceexpand:posix" }))).toBe(false);
     expect(importsThroughBashEnv(facts([bash, "-c", "true"], { BASH_ENV: "/home/me/env.sh" }))).toBe(false);
-    expect(importsThroughBashEnv(facts(["-su", "-c", "true"]))).toBe(false);
+    // Options after -c still count: interactive, login, privileged, POSIX.
+    for (const option of ["-i", "-l", "-p", "-o", "+o", "--posix"]) expect(importsThroughBashEnv(facts([bash, "-c", option, "true"]))).toBe(false);
+    expect(importsThroughBashEnv(facts([bash, "-c"]))).toBe(false);
     expect(importsThroughBashEnv({ ...facts(["/bin/zsh", "-c", "true"]), shell: "/bin/zsh" })).toBe(false);
   });
 
