@@ -21,6 +21,7 @@ const BASH = `${CURRENT_SYSTEM}/sw/bin/bash`;
 const PROFILE_BASH = "/nix/var/nix/profiles/system/sw/bin/bash";
 
 // Synchronous: this process execs the user's shell right after, on the same stderr.
+// src/say.ts does the same through node:fs, which this path does not load.
 function say(message: string): void {
   try {
     writeAllTo(2, `${WRAPPER_NAME}: ${message}\n`);
