@@ -3,6 +3,7 @@
 // stopped so that the boot goes on.
 import { existsSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import type { ActivationResult } from "./activationResult.ts";
+import { copyLines } from "./copyLines.ts";
 import type { Generation } from "../../src/generations.ts";
 import { ACTIVATION_TAG, type Logger, openKernelLog } from "../../src/log.ts";
 import { ACTIVATE, CURRENT_SYSTEM } from "../../src/paths.ts";
@@ -12,24 +13,6 @@ import { ACTIVATION_PROGRESS_MS, activationEnv } from "./activationEnv.ts";
 
 /** How long a stopped activation gets between SIGTERM and SIGKILL. */
 const STOP_GRACE_MS = 2_000;
-
-/** Copy a child's output into a logger, a line at a time. */
-async function copyLines(stream: ReadableStream<Uint8Array>, output: Logger): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  // A reader rather than for-await: it costs less to start, and this runs on PID 1's boot path.
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    pending += decoder.decode(value, { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop()!;
-    for (const line of lines) output.info(line);
-  }
-  pending += decoder.decode();
-  if (pending !== "") output.info(pending);
-}
 
 /**
  * Run the generation's activate, its output in the kernel log under a tag of

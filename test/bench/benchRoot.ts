@@ -37,13 +37,53 @@ export function sh(script: string): void {
 
 export const STAND_IN_SYSTEMD = "/usr/bin/true";
 
-/** Compile floor.ts (bun's floor) to `outfile`, built as the shim is (package.json's build), so that the two differ only in what the program does. */
-export function compileFloor(outfile: string): void {
-  const source = join(import.meta.dir, "floor.ts");
+/**
+ * Compile floor.ts (bun's floor), or another of the bench's reference programs,
+ * to `outfile`, built as the shim is (package.json's build), so that the two
+ * differ only in what the program does.
+ */
+export function compileFloor(outfile: string, program = "floor.ts"): void {
+  const source = join(import.meta.dir, program);
   const flags = ["--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--minify", "--bytecode", "--compile-jit-policy=8", "--format=esm"];
   const result = Bun.spawnSync([process.execPath, "build", ...flags, source, "--outfile", outfile], { stdout: "ignore", stderr: "pipe" });
   if (result.exitCode !== 0) throw new Error(`compiling ${source} failed: ${result.stderr.toString()}`);
 }
+
+/** /etc/wsl.conf as NixOS-WSL renders its defaults (modules/wsl-conf.nix), with the boot budget this module sets. */
+const REAL_WSL_CONF = `[automount]
+enabled=true
+ldconfig=false
+mountFsTab=false
+options=metadata,uid=1000,gid=100
+root=/mnt
+
+[boot]
+initTimeout=10000
+systemd=true
+
+[interop]
+appendWindowsPath=true
+enabled=true
+
+[network]
+generateHosts=true
+generateResolvConf=true
+hostname=nixos
+
+[user]
+default=nixos
+`;
+
+/** /etc/nixos-wsl-init.json as nix/module.nix writes it with its defaults. */
+const REAL_SETTINGS = {
+  automountRoot: "/mnt/",
+  bootAttempts: 2,
+  defaultUser: "nixos",
+  readinessTimeoutSeconds: 90,
+  activationTimeoutSeconds: 120,
+  loginSession: true,
+  pamLibrary: "/nix/store/00000000000000000000000000000000-linux-pam-1.6.1/lib/libpam.so.0",
+};
 
 /**
  * A fake root whose generation 1 does nothing: `activate` is an empty script,
@@ -65,6 +105,9 @@ export function withBenchRoot<T>(use: (fake: FakeRoot) => T): T {
       rmSync(join(generation, program));
       symlinkSync(STAND_IN_SYSTEMD, join(generation, program));
     }
+    // What every real system has and the shim reads at each start: NixOS-WSL's wsl.conf and the module's settings.
+    writeFileSync(join(fake.root, "etc/wsl.conf"), REAL_WSL_CONF);
+    writeFileSync(join(fake.root, "etc/nixos-wsl-init.json"), JSON.stringify(REAL_SETTINGS));
     sh(`mount --bind ${fake.root} ${fake.root} && mount --bind -o ro /usr ${fake.root}/usr`);
     const result = use(fake);
     if (!(result instanceof Promise)) return result;
